@@ -1,0 +1,46 @@
+"""``/api/v1/users``: accounts (admins any; leads volunteers within their scope)."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from sync import users
+from sync.fields import Code, Text
+from sync.models import ROLES
+
+from .. import db
+from ..auth.principal import current, requires
+
+blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Users")
+
+
+class UserIn(Schema):
+    username = Text(required=True, max_length=64)
+    password = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    org_units = fields.List(Code(), load_default=list, validate=validate.Length(max=100))
+
+
+class UserOut(Schema):
+    username = fields.String()
+    role = fields.String()
+    org_units = fields.Function(lambda u: sorted(unit.code for unit in u.org_units))
+
+
+@blp.route("", methods=["POST"])
+@requires("admin", "lead")
+@blp.arguments(UserIn)
+@blp.response(201, UserOut)
+def create(body):
+    session = db.session()
+    user = users.create(
+        session,
+        body["username"],
+        body["role"],
+        body["org_units"],
+        password=body["password"],
+        actor=current().user,
+    )
+    session.commit()
+    return user

@@ -1,0 +1,43 @@
+"""The application factory: configuration, then a plain list of ``init_app`` calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_smorest import Api
+
+from . import config, db, errors, limits
+from .api import campaigns, health, orgunits, users
+from .auth import views as auth_views
+
+API_BLUEPRINTS = (auth_views.blp, orgunits.blp, campaigns.blp, users.blp)
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    instance = config.instance_path()
+    app = Flask(__name__, instance_path=str(instance), instance_relative_config=False)
+    app.config.update(config.load(instance=instance))
+    app.config.update(
+        API_TITLE="wardsync",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(overrides or {})
+
+    db.init_app(app)
+    limits.init_app(app)
+    api = Api(app, spec_kwargs={"components": {"securitySchemes": _security_schemes()}})
+    for blueprint in API_BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health.blp)
+    # After Api(): flask-smorest registers its own error handler, which ours replaces.
+    errors.init_app(app)
+    return app
+
+
+def _security_schemes() -> dict:
+    return {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}

@@ -1,0 +1,88 @@
+"""Who is asking: the bearer token checked on every request, and role checks for views."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import current_app, g, request
+from sqlalchemy import select
+
+from sync.models import TokenFamily, User
+from sync.scope import Scope
+
+from .. import db
+from ..errors import ApiError
+from .tokens import InvalidToken, KeyRing
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="wardsync"'}
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    family_id: str
+    scope: Scope
+    device_id: str | None = None
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+
+def unauthorized(detail: str) -> ApiError:
+    return ApiError(401, detail, headers=UNAUTHORIZED_HEADERS)
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("A bearer token is required.")
+    return token.strip()
+
+
+def authenticate() -> Principal:
+    if "principal" in g:
+        return g.principal
+    ring = KeyRing.from_config(current_app.config)
+    try:
+        claims = ring.verify(bearer_token())
+        user_id = int(claims["sub"])
+    except (InvalidToken, ValueError) as exc:
+        raise unauthorized("The token is invalid or expired.") from exc
+    row = (
+        db.session()
+        .execute(
+            select(User, TokenFamily.revoked_at)
+            .join(TokenFamily, TokenFamily.user_id == User.id)
+            .where(User.id == user_id, TokenFamily.id == claims.get("fam"))
+        )
+        .first()
+    )
+    if row is None or row.revoked_at is not None or not row.User.is_active:
+        raise unauthorized("The token has been revoked.")
+    user = row.User
+    g.principal = Principal(user=user, family_id=claims["fam"], scope=Scope.of_user(user))
+    return g.principal
+
+
+def requires(*roles: str) -> Callable:
+    """Let the view run only for an authenticated caller with one of ``roles``."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = authenticate()
+            if principal.role not in roles:
+                raise ApiError(403, "Your role may not do this.")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def current() -> Principal:
+    return g.principal

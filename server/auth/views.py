@@ -1,0 +1,73 @@
+"""``/api/v1/auth``: log in and trade a refresh token for a new pair."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from sync import users
+from sync.fields import Text
+
+from .. import db
+from ..limits import limiter, login_failed, login_username
+from . import refresh
+from .principal import unauthorized
+from .tokens import KeyRing
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in and refresh")
+
+
+class LoginIn(Schema):
+    username = Text(required=True, max_length=64)
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class RefreshIn(Schema):
+    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class TokenPair(Schema):
+    access_token = fields.String()
+    refresh_token = fields.String()
+    token_type = fields.String()
+    expires_in = fields.Integer()
+
+
+def token_pair(rotation: refresh.Rotation, device_id: str | None = None) -> dict:
+    ring = KeyRing.from_config(current_app.config)
+    return {
+        "access_token": ring.issue(str(rotation.user_id), rotation.family_id, device_id),
+        "refresh_token": rotation.refresh_token,
+        "token_type": "Bearer",
+        "expires_in": ring.ttl_seconds,
+    }
+
+
+@blp.route("/login", methods=["POST"])
+@limiter.limit("10 per 15 minutes", key_func=login_username, deduct_when=login_failed)
+@blp.arguments(LoginIn)
+@blp.response(200, TokenPair)
+def login(body):
+    session = db.session()
+    user = users.authenticate(session, body["username"], body["password"])
+    if user is None:
+        raise unauthorized("Unknown username or wrong password.")
+    rotation = refresh.start_family(session, user.id, current_app.config["REFRESH_TOKEN_TTL"])
+    session.commit()
+    return token_pair(rotation)
+
+
+@blp.route("/refresh", methods=["POST"])
+@blp.arguments(RefreshIn)
+@blp.response(200, TokenPair)
+def refresh_tokens(body):
+    session = db.session()
+    try:
+        rotation = refresh.rotate(
+            session, body["refresh_token"], current_app.config["REFRESH_TOKEN_TTL"]
+        )
+    except refresh.RefreshRejected as exc:
+        raise unauthorized(str(exc)) from exc
+    session.commit()
+    return token_pair(rotation)

@@ -1,0 +1,38 @@
+"""One SQLAlchemy session per request, opened on first use and closed at teardown."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy.orm import Session
+
+from sync.db import make_engine, make_session_factory
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False))
+    app.extensions["wardsync.engine"] = engine
+    app.extensions["wardsync.sessions"] = {
+        True: make_session_factory(engine, write=True),
+        False: make_session_factory(engine, write=False),
+    }
+    app.teardown_appcontext(_close_session)
+
+
+def engine():
+    return current_app.extensions["wardsync.engine"]
+
+
+def session() -> Session:
+    """The request's session; a write session unless the request only reads."""
+    if "db_session" not in g:
+        write = not (has_request_context() and request.method in READ_METHODS)
+        g.db_session = current_app.extensions["wardsync.sessions"][write]()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    db_session = g.pop("db_session", None)
+    if db_session is not None:
+        db_session.close()

@@ -1,0 +1,148 @@
+"""Every error as ``application/problem+json`` (RFC 9457), with flat dotted field paths."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+
+from sync.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class ApiError(Exception):
+    """Raised by views for a problem that is not a domain error (401, 413, 429…)."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        errors: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def problem(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    errors: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail or HTTPStatus(status).description,
+    }
+    if errors:
+        body["errors"] = errors
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Marshmallow's nested ``{"data": {"status": [...]}}`` as ``{"data.status": [...]}``."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key == "_schema":
+                path = prefix or "_schema"
+            for sub, msgs in flatten(value, path).items():
+                flat.setdefault(sub, []).extend(msgs)
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        flat[prefix or "_schema"] = list(messages)
+    elif isinstance(messages, list):
+        for item in messages:
+            for sub, msgs in flatten(item, prefix).items():
+                flat.setdefault(sub, []).extend(msgs)
+    else:
+        flat[prefix or "_schema"] = [str(messages)]
+    return flat
+
+
+def _webargs_errors(exc: HTTPException) -> dict[str, list[str]] | None:
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages")
+    if not messages:
+        return None
+    # webargs nests by location ({"json": {...}, "query": {...}}); the contract does not.
+    merged: dict[str, list[str]] = {}
+    for location_messages in messages.values():
+        for path, msgs in flatten(location_messages).items():
+            merged.setdefault(path, []).extend(msgs)
+    return merged
+
+
+def handle_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    errors = _webargs_errors(exc)
+    if status == 400 and errors:
+        detail = "The request body is not valid JSON."
+        return problem(400, detail, errors=None if _is_json_error(errors) else errors)
+    if status == 422:
+        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in (errors or {}).items())
+        return problem(
+            422, detail or "Validation failed.", title="Validation failed", errors=errors
+        )
+    headers = {}
+    valid_methods = getattr(exc, "valid_methods", None)
+    if status == 405 and valid_methods:
+        headers["Allow"] = ", ".join(valid_methods)
+    retry_after = getattr(exc, "retry_after", None)
+    if status == 429 and retry_after is not None:
+        headers["Retry-After"] = str(int(retry_after))
+    detail = exc.description if isinstance(exc.description, str) else None
+    return problem(status, detail, headers=headers)
+
+
+def _is_json_error(errors: dict[str, list[str]]) -> bool:
+    return any("Invalid JSON" in m for msgs in errors.values() for m in msgs)
+
+
+def handle_domain_error(exc: DomainError) -> Response:
+    return problem(exc.status, exc.detail, title=exc.title, errors=exc.errors)
+
+
+def handle_api_error(exc: ApiError) -> Response:
+    return problem(exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=exc.headers)
+
+
+def handle_unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem(500, "An internal error occurred; it has been logged.")
+
+
+def require_json_body() -> None:
+    """415 for a body that is not JSON, before anything reads it."""
+    if request.method in BODY_METHODS and request.path.startswith("/api/"):
+        has_body = request.content_length or request.headers.get("Transfer-Encoding")
+        if has_body and not request.is_json:
+            raise UnsupportedMediaType("Send the body as application/json.")
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(require_json_body)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(Exception, handle_unexpected)

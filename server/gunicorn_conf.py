@@ -1,0 +1,25 @@
+"""gunicorn settings for phones on slow, flaky links.
+
+Threaded workers, so one phone trickling a 5 MiB batch over 2G does not hold a whole worker;
+a generous timeout for those uploads; keep-alive so a phone's next batch reuses its connection;
+workers recycled now and then so no slow leak can build up. For the open internet, put a
+buffering proxy (nginx) in front as gunicorn's documentation advises.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("WARDSYNC_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WARDSYNC_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "gthread"
+threads = int(os.environ.get("WARDSYNC_THREADS", 4))
+timeout = 120
+graceful_timeout = 30
+keepalive = 15
+max_requests = 5000
+max_requests_jitter = 500
+limit_request_line = 8190
+limit_request_fields = 100
+accesslog = "-"
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("WARDSYNC_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -1,0 +1,66 @@
+"""Engines and sessions for SQLite (the embedded default) and PostgreSQL (production).
+
+Both databases must behave the same for the engine, so the per-dialect tuning lives here and
+nowhere else: SQLite gets WAL (readers never block the writer), enforced foreign keys and a
+busy timeout so concurrent gunicorn workers queue instead of failing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "wardsync_write"
+
+
+def normalize_url(url: str) -> str:
+    """Accept the plain ``postgresql://`` URLs operators paste, and use psycopg 3 for them."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **kwargs,
+        )
+        _tune_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # pysqlite's own transaction handling defers BEGIN oddly; let SQLAlchemy emit it.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        # Writers take the lock up front: a deferred transaction that later tries to write can
+        # fail with SQLITE_BUSY without waiting. Readers stay deferred so WAL lets them run
+        # beside a writer.
+        if connection.get_execution_options().get(WRITE_OPTION):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def make_session_factory(engine: Engine, *, write: bool = True) -> sessionmaker[Session]:
+    """Sessions for writing (SQLite: ``BEGIN IMMEDIATE``) or for reading only."""
+    bind = engine.execution_options(**{WRITE_OPTION: True}) if write else engine
+    return sessionmaker(bind=bind, expire_on_commit=False)

@@ -1,0 +1,17 @@
+"""The progress metrics of the contract, in the order reports show them."""
+
+METRICS: tuple[str, ...] = (
+    "citizens_reached",
+    "no_smartphone",
+    "accounts_installed",
+    "accounts_activated",
+    "refused",
+    "ineligible",
+    "help_events",
+    "households_helped",
+    "volunteer_hours",
+    "gifts_delivered",
+    "gift_value_vnd",
+    "suspected_doubles",
+    "open_conflicts",
+)

@@ -1,0 +1,77 @@
+"""User accounts: creation with role and scope rules, and password checks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import audit, orgunits
+from .errors import Conflict, Forbidden, Invalid
+from .models import ROLES, User
+from .passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
+from .scope import GLOBAL_ROLES, Scope
+
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
+
+
+def get(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def create(
+    session: Session,
+    username: str,
+    role: str,
+    org_unit_codes: Sequence[str] = (),
+    password: str | None = None,
+    actor: User | None = None,
+) -> User:
+    """Create a user; ``actor`` None means the server's own CLI, which may do anything.
+
+    A lead may only create volunteers, and only within their own subtrees.
+    """
+    errors: dict[str, list[str]] = {}
+    if not USERNAME_PATTERN.match(username):
+        errors["username"] = ["Must be 3-64 letters, digits, '.', '_' or '-'."]
+    if role not in ROLES:
+        errors["role"] = [f"Must be one of: {', '.join(ROLES)}."]
+    if password is not None and len(password) < MIN_LENGTH:
+        errors["password"] = [f"Must be at least {MIN_LENGTH} characters."]
+    if role not in GLOBAL_ROLES and not org_unit_codes:
+        errors["org_units"] = ["A lead or volunteer needs at least one org unit."]
+    if errors:
+        raise Invalid("Invalid user.", errors)
+    units = orgunits.require_many(session, org_unit_codes)
+    if actor is not None and actor.role != "admin":
+        if actor.role != "lead" or role != "volunteer":
+            raise Forbidden("Leads may only create volunteers.")
+        if not Scope.of_user(actor).contains(Scope.of_units(units)):
+            raise Forbidden("The org units lie outside your scope.")
+    if get(session, username) is not None:
+        raise Conflict(f"User '{username}' already exists.", {"username": ["Already exists."]})
+    user = User(
+        username=username,
+        role=role,
+        password_hash=hash_password(password) if password is not None else None,
+        org_units=units,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session, actor, "user.create", "user", username, role=role, org_units=list(org_unit_codes)
+    )
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The user if the password is right; None alike for an unknown user and a wrong password."""
+    user = get(session, username)
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.is_active:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
