@@ -1,0 +1,215 @@
+"""Fixtures shared by every test: both databases, an app per test, and a small world.
+
+Every test that asks for ``db_url`` (directly or through ``app``) runs twice: on SQLite and on
+PostgreSQL. The schema comes from the Alembic migrations, applied once per database per run;
+each test then starts from empty tables (a copied SQLite file, truncated PostgreSQL tables).
+PostgreSQL tests skip when no server answers, unless ``WARDSYNC_REQUIRE_POSTGRES=1`` (CI),
+where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from migrations import api as migrations_api
+from server.app import create_app
+from server.limits import limiter
+from sync.db import make_engine, make_session_factory, normalize_url
+from sync.models import Base
+
+PG_ADMIN_URL = os.environ.get(
+    "WARDSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_PG = os.environ.get("WARDSYNC_REQUIRE_POSTGRES") == "1"
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
+
+
+@dataclass
+class TestDatabase:
+    backend: str
+    template_url: str
+    workdir: Path
+    counter: int = 0
+    tables: list[str] = field(default_factory=list)
+
+    def fresh_url(self) -> str:
+        """A URL to an empty, fully migrated database for one test."""
+        if self.backend == "sqlite":
+            self.counter += 1
+            target = self.workdir / f"test-{self.counter}.sqlite3"
+            shutil.copyfile(make_url(self.template_url).database, target)
+            return f"sqlite:///{target}"
+        engine = create_engine(normalize_url(self.template_url))
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(self.tables)} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return self.template_url
+
+
+def _postgres_database(worker: str) -> str:
+    admin = make_url(normalize_url(PG_ADMIN_URL))
+    name = f"wardsync_test_{worker}"
+    try:
+        engine = create_engine(
+            admin, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means "no PostgreSQL here"
+        reason = (
+            f"PostgreSQL is not reachable at {admin.render_as_string()} "
+            f"({type(exc).__name__}); set WARDSYNC_TEST_POSTGRES_URL"
+        )
+        if REQUIRE_PG:
+            pytest.fail(f"WARDSYNC_REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    return admin.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(
+    scope="session",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)],
+)
+def database(request, tmp_path_factory) -> TestDatabase:
+    workdir = tmp_path_factory.mktemp(request.param)
+    if request.param == "sqlite":
+        url = f"sqlite:///{workdir / 'template.sqlite3'}"
+    else:
+        url = _postgres_database(os.environ.get("PYTEST_XDIST_WORKER", "main"))
+    migrations_api.upgrade(url)
+    tables = [t.name for t in Base.metadata.sorted_tables]
+    return TestDatabase(request.param, url, workdir, tables=tables)
+
+
+@pytest.fixture
+def backend(database) -> str:
+    return database.backend
+
+
+@pytest.fixture
+def db_url(database) -> str:
+    return database.fresh_url()
+
+
+@pytest.fixture
+def instance_dir(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "instance"
+    monkeypatch.setenv("WARDSYNC_INSTANCE_PATH", str(path))
+    return path
+
+
+@pytest.fixture
+def app(db_url, instance_dir):
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": db_url,
+            "SECRET_KEY": TEST_SECRET,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    limiter.reset()
+    yield app
+    app.extensions["wardsync.engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    """A session of its own, to set data up and to check what the API stored."""
+    with make_session_factory(engine)() as session:
+        yield session
+
+
+@dataclass
+class World:
+    """A province with two cities and three wards, a campaign, and a user of every role.
+
+    ``P`` ─┬─ ``C1`` ─┬─ ``W1``      users: admin, hq, lead-c1 (C1), lead-w1 (W1),
+           │          └─ ``W2``             lead-w3 (W3), vol-w1 (W1)
+           └─ ``C2`` ─── ``W3``      campaign: ``camp``
+    """
+
+    app: object
+    tokens: dict[str, str]
+
+    def headers(self, who: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+
+
+WORLD_USERS = {
+    "admin": ("admin", ()),
+    "hq": ("hq", ()),
+    "lead-c1": ("lead", ("C1",)),
+    "lead-w1": ("lead", ("W1",)),
+    "lead-w3": ("lead", ("W3",)),
+    "vol-w1": ("volunteer", ("W1",)),
+}
+
+
+def mint_token(app, session, user) -> str:
+    """A real access token for ``user``, issued the way login issues it (without argon2 cost)."""
+    from server.auth import refresh
+    from server.auth.tokens import KeyRing
+
+    rotation = refresh.start_family(session, user.id, app.config["REFRESH_TOKEN_TTL"])
+    return KeyRing.from_config(app.config).issue(str(user.id), rotation.family_id)
+
+
+@pytest.fixture
+def world(app, session) -> World:
+    from datetime import date
+
+    from sync import campaigns, orgunits, users
+
+    orgunits.create(session, "P", "Province", None)
+    orgunits.create(session, "C1", "City One", "P")
+    orgunits.create(session, "W1", "Ward One", "C1")
+    orgunits.create(session, "W2", "Ward Two", "C1")
+    orgunits.create(session, "C2", "City Two", "P")
+    orgunits.create(session, "W3", "Ward Three", "C2")
+    campaigns.create(session, "camp", "Campaign", date(2023, 7, 29), date(2023, 8, 27))
+    tokens = {}
+    for username, (role, units) in WORLD_USERS.items():
+        user = users.create(session, username, role, units)
+        tokens[username] = mint_token(app, session, user)
+    session.commit()
+    return World(app, tokens)
+
+
+_pg_passed = 0
+
+
+def pytest_runtest_logreport(report):
+    global _pg_passed
+    if report.when == "call" and report.passed and "postgresql" in report.nodeid:
+        _pg_passed += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(f"PostgreSQL tests passed: {_pg_passed}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if REQUIRE_PG and exitstatus == 0 and _pg_passed == 0:
+        session.exitstatus = 1
