@@ -8,10 +8,18 @@ from flask import Flask
 from flask_smorest import Api
 
 from . import config, db, errors, limits
-from .api import campaigns, health, orgunits, users
+from .api import campaigns, devices, health, orgunits, users
+from .api import sync as sync_api
 from .auth import views as auth_views
 
-API_BLUEPRINTS = (auth_views.blp, orgunits.blp, campaigns.blp, users.blp)
+API_BLUEPRINTS = (
+    auth_views.blp,
+    orgunits.blp,
+    campaigns.blp,
+    users.blp,
+    devices.blp,
+    sync_api.blp,
+)
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:

@@ -10,6 +10,7 @@ from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from sync.errors import DomainError
+from sync.flatten import flatten
 
 log = logging.getLogger(__name__)
 
@@ -57,27 +58,6 @@ def problem(
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
-
-
-def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """Marshmallow's nested ``{"data": {"status": [...]}}`` as ``{"data.status": [...]}``."""
-    flat: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            if key == "_schema":
-                path = prefix or "_schema"
-            for sub, msgs in flatten(value, path).items():
-                flat.setdefault(sub, []).extend(msgs)
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        flat[prefix or "_schema"] = list(messages)
-    elif isinstance(messages, list):
-        for item in messages:
-            for sub, msgs in flatten(item, prefix).items():
-                flat.setdefault(sub, []).extend(msgs)
-    else:
-        flat[prefix or "_schema"] = [str(messages)]
-    return flat
 
 
 def _webargs_errors(exc: HTTPException) -> dict[str, list[str]] | None:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from . import audit, orgunits
+from . import audit, feed, orgunits
 from .errors import Conflict, Invalid, NotFound
 from .metrics import METRICS
 from .models import DEFAULT_TIMEZONE, Campaign, OrgUnit, Target, User
@@ -51,6 +51,7 @@ def create(
     session.add(campaign)
     session.flush()
     audit.record(session, actor, "campaign.create", "campaign", code, name=name)
+    feed.publish(session, [feed.Change("campaign", code, None)])
     return campaign
 
 
@@ -105,6 +106,18 @@ def set_targets(
                 )
             )
     session.flush()
+    feed.publish(
+        session,
+        [
+            feed.Change(
+                "target",
+                target_key(campaign.code, item["org_unit"], item["metric"]),
+                units[item["org_unit"]].path,
+                deleted=item["value"] is None,
+            )
+            for item in items
+        ],
+    )
     audit.record(
         session,
         actor,
@@ -113,6 +126,10 @@ def set_targets(
         campaign.code,
         targets=[dict(item) for item in items],
     )
+
+
+def target_key(campaign_code: str, unit_code: str, metric: str) -> str:
+    return f"{campaign_code}|{unit_code}|{metric}"
 
 
 def all_campaigns(session: Session) -> Sequence[Campaign]:

@@ -37,7 +37,8 @@ def Address(**kwargs) -> Text:  # noqa: N802
 
 
 def Note(**kwargs) -> Text:  # noqa: N802
-    return Text(max_length=500, min_length=0, **kwargs)
+    kwargs.setdefault("min_length", 0)
+    return Text(max_length=500, **kwargs)
 
 
 class Code(fields.String):

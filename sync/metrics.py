@@ -15,3 +15,7 @@ METRICS: tuple[str, ...] = (
     "suspected_doubles",
     "open_conflicts",
 )
+
+# Counters are integers; a metric with a scale is stored in 1/scale units (centi-hours), so
+# sums stay exact.
+SCALE: dict[str, int] = {"volunteer_hours": 100}

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, feed
 from .errors import Conflict, Invalid, NotFound
 from .models import OrgUnit, User
 from .scope import Scope
@@ -58,6 +58,7 @@ def create(
     session.flush()  # the id is part of the path
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     audit.record(session, actor, "org_unit.create", "org_unit", code, name=name, parent=parent_code)
+    feed.publish(session, [feed.Change("org_unit", code, unit.path)])
     return unit
 
 

@@ -14,7 +14,7 @@ from .models import ROLES, User
 from .passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 from .scope import GLOBAL_ROLES, Scope
 
-USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{2,64}$")
 
 
 def get(session: Session, username: str) -> User | None:
@@ -35,7 +35,7 @@ def create(
     """
     errors: dict[str, list[str]] = {}
     if not USERNAME_PATTERN.match(username):
-        errors["username"] = ["Must be 3-64 letters, digits, '.', '_' or '-'."]
+        errors["username"] = ["Must be 2-64 letters, digits, '.', '_' or '-'."]
     if role not in ROLES:
         errors["role"] = [f"Must be one of: {', '.join(ROLES)}."]
     if password is not None and len(password) < MIN_LENGTH:

@@ -55,7 +55,8 @@ class TestDatabase:
 
 def _postgres_database(worker: str) -> str:
     admin = make_url(normalize_url(PG_ADMIN_URL))
-    name = f"wardsync_test_{worker}"
+    # Per process, so two test runs on one machine never drop each other's database.
+    name = f"wardsync_test_{worker}_{os.getpid()}"
     try:
         engine = create_engine(
             admin, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
@@ -75,6 +76,14 @@ def _postgres_database(worker: str) -> str:
     return admin.set(database=name).render_as_string(hide_password=False)
 
 
+def _drop_postgres_database(url: str) -> None:
+    admin = create_engine(normalize_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        name = make_url(url).database
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(
     scope="session",
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)],
@@ -85,6 +94,7 @@ def database(request, tmp_path_factory) -> TestDatabase:
         url = f"sqlite:///{workdir / 'template.sqlite3'}"
     else:
         url = _postgres_database(os.environ.get("PYTEST_XDIST_WORKER", "main"))
+        request.addfinalizer(lambda: _drop_postgres_database(url))
     migrations_api.upgrade(url)
     tables = [t.name for t in Base.metadata.sorted_tables]
     return TestDatabase(request.param, url, workdir, tables=tables)
@@ -213,3 +223,48 @@ def pytest_terminal_summary(terminalreporter):
 def pytest_sessionfinish(session, exitstatus):
     if REQUIRE_PG and exitstatus == 0 and _pg_passed == 0:
         session.exitstatus = 1
+
+
+@dataclass
+class Phone:
+    """An enrolled device, talking to the app through the test client."""
+
+    client: object
+    device_id: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+    def push(self, submissions: list[dict]):
+        return self.client.post(
+            "/api/v1/sync/push", json={"submissions": submissions}, headers=self.headers
+        )
+
+    def pull(self, cursor: str | None = None, limit: int | None = None):
+        query = {k: v for k, v in (("cursor", cursor), ("limit", limit)) if v is not None}
+        return self.client.get("/api/v1/sync/pull", query_string=query, headers=self.headers)
+
+
+def enroll_phone(
+    client, world: World, volunteer: str = "vol-w1", units=("W1",), lead="lead-w1"
+) -> Phone:
+    code = client.post(
+        "/api/v1/enrollment-codes",
+        json={"volunteer": volunteer, "org_units": list(units)},
+        headers=world.headers(lead),
+    )
+    assert code.status_code == 201, code.get_json()
+    enrolled = client.post(
+        "/api/v1/devices/enroll", json={"code": code.get_json()["code"], "name": "phone"}
+    )
+    assert enrolled.status_code == 201, enrolled.get_json()
+    body = enrolled.get_json()
+    return Phone(client, body["device_id"], body["access_token"], body["refresh_token"])
+
+
+@pytest.fixture
+def phone(client, world) -> Phone:
+    return enroll_phone(client, world)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flask import current_app, g, request
 from sqlalchemy import select
 
-from sync.models import TokenFamily, User
+from sync.models import Device, TokenFamily, User
 from sync.scope import Scope
 
 from .. import db
@@ -64,17 +64,33 @@ def authenticate() -> Principal:
     if row is None or row.revoked_at is not None or not row.User.is_active:
         raise unauthorized("The token has been revoked.")
     user = row.User
-    g.principal = Principal(user=user, family_id=claims["fam"], scope=Scope.of_user(user))
+    device_id = claims.get("dev")
+    if device_id is None:
+        scope = Scope.of_user(user)
+    else:
+        device = db.session().get(Device, device_id)
+        if device is None or device.revoked_at is not None or device.family_id != claims["fam"]:
+            raise unauthorized("This device has been revoked.")
+        scope = Scope.of_units(device.org_units)
+    g.principal = Principal(user=user, family_id=claims["fam"], scope=scope, device_id=device_id)
     return g.principal
 
 
-def requires(*roles: str) -> Callable:
-    """Let the view run only for an authenticated caller with one of ``roles``."""
+def requires(*roles: str, device: bool = False) -> Callable:
+    """Let the view run only for a caller with one of ``roles``.
+
+    ``device=True``: only a device's token will do (push and pull); otherwise a device token
+    is refused, so a stolen phone cannot reach the administration endpoints.
+    """
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             principal = authenticate()
+            if device and principal.device_id is None:
+                raise ApiError(403, "This endpoint takes a device token.")
+            if not device and principal.device_id is not None:
+                raise ApiError(403, "A device token cannot be used here.")
             if principal.role not in roles:
                 raise ApiError(403, "Your role may not do this.")
             return view(*args, **kwargs)

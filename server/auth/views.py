@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
+from sqlalchemy import select
 
 from sync import users
 from sync.fields import Text
+from sync.models import Device
 
 from .. import db
 from ..limits import limiter, login_failed, login_username
@@ -69,5 +71,6 @@ def refresh_tokens(body):
         )
     except refresh.RefreshRejected as exc:
         raise unauthorized(str(exc)) from exc
+    device = session.scalar(select(Device).where(Device.family_id == rotation.family_id))
     session.commit()
-    return token_pair(rotation)
+    return token_pair(rotation, device.id if device else None)

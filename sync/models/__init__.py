@@ -3,12 +3,32 @@
 from .accounts import ROLES, RefreshToken, TokenFamily, User, UserOrgUnit
 from .audit import AuditEntry
 from .base import Base, utcnow
+from .devices import Device, DeviceOrgUnit, EnrollmentCode
 from .org import DEFAULT_TIMEZONE, Campaign, OrgUnit, Target
+from .sync_state import (
+    ActivationRecord,
+    Counter,
+    FeedClock,
+    FeedEntry,
+    Household,
+    ReviewItem,
+    Submission,
+)
 
 __all__ = [
     "ROLES",
     "DEFAULT_TIMEZONE",
+    "ActivationRecord",
     "AuditEntry",
+    "Counter",
+    "Device",
+    "DeviceOrgUnit",
+    "EnrollmentCode",
+    "FeedClock",
+    "FeedEntry",
+    "Household",
+    "ReviewItem",
+    "Submission",
     "Base",
     "Campaign",
     "OrgUnit",

@@ -1,0 +1,86 @@
+"""``/api/v1/sync``: push a batch of submissions, pull the change feed (device tokens only)."""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app, jsonify, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from sync import feed, ingest
+from sync.pull import pull as pull_changes
+
+from .. import db
+from ..auth.principal import current, requires
+from ..errors import ApiError
+
+blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync", description="Push and pull")
+
+RETRIES = 3
+
+
+class PullQuery(Schema):
+    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
+
+
+def _batch() -> list:
+    body = request.get_json()  # malformed JSON: 400; not JSON at all: 415 before this
+    if not isinstance(body, dict) or not isinstance(body.get("submissions"), list):
+        raise ApiError(
+            422,
+            'The body must be {"submissions": [...]}.',
+            errors={"submissions": ["Must be a list of submissions."]},
+        )
+    unknown = sorted(set(body) - {"submissions"})
+    if unknown:
+        raise ApiError(422, "Unknown fields.", errors={k: ["Unknown field."] for k in unknown})
+    submissions = body["submissions"]
+    if len(submissions) > ingest.MAX_BATCH:
+        raise ApiError(413, f"At most {ingest.MAX_BATCH} submissions per request.")
+    return submissions
+
+
+@blp.route("/push", methods=["POST"])
+@requires("volunteer", device=True)
+def push():
+    submissions = _batch()
+    principal = current()
+    device = ingest.DeviceContext(principal.device_id, principal.user.id, principal.scope)
+    session = db.session()
+    for attempt in range(RETRIES):
+        try:
+            outcome = ingest.push(
+                session, device, submissions, citizen_key=current_app.config["CITIZEN_ID_KEY"]
+            )
+            session.commit()
+            break
+        except (IntegrityError, OperationalError) as exc:
+            # A race with a concurrent batch (the same new id from two requests) or a lock
+            # wait that timed out: nothing was written, so running the batch again is safe.
+            session.rollback()
+            if attempt == RETRIES - 1:
+                raise ApiError(
+                    503,
+                    "The server is busy; send the same batch again.",
+                    headers={"Retry-After": "2"},
+                ) from exc
+            time.sleep(0.05 * (attempt + 1))
+    return jsonify(
+        results=outcome.results,
+        server_time=outcome.server_time.isoformat(),
+        server_hlc=outcome.server_hlc,
+    )
+
+
+@blp.route("/pull", methods=["GET"])
+@requires("volunteer", device=True)
+@blp.arguments(PullQuery, location="query")
+def pull(query):
+    try:
+        page = pull_changes(db.session(), current().scope, query["cursor"], query["limit"])
+    except feed.BadCursor as exc:
+        raise ApiError(400, str(exc), errors={"cursor": [str(exc)]}) from exc
+    return jsonify(page)

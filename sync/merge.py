@@ -1,0 +1,235 @@
+"""The merge rules, as pure functions over plain values.
+
+Each rule is a join (or a choice by a total order), so the same set of submissions gives the
+same result whatever order, batching or repetition it arrives in. The one deliberate
+exception is which *field* conflicts are opened: that depends on what each phone had seen
+(``base_version``) when its write arrived. Property tests in ``tests/sync`` check all of this.
+
+Orders used throughout: a submission's position is ``(hlc, submission id)``; ``hlc`` strings
+are zero-padded so they sort like the clocks they encode.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+RUNGS = ("visited", "no_smartphone", "installed", "activated")
+RUNG = {name: i + 1 for i, name in enumerate(RUNGS)}
+NEGATIVES = ("refused", "ineligible")
+LWW_FIELDS = ("household_id", "household_address", "phone_owner", "note")
+
+# Contributions to the counters: (org unit id, metric, ISO day) -> amount.
+Contributions = Counter
+
+
+# --- activation records -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivationInput:
+    sid: str
+    hlc: str
+    device: str
+    day: str
+    org: int
+    status: str
+    fields: dict[str, Any]
+    base_version: int = 0
+
+
+@dataclass(frozen=True)
+class FieldClash:
+    """A stale write met another device's different value for the same field."""
+
+    field: str
+    theirs: Any
+    mine: Any
+    their_sid: str
+
+
+def _mark(sub: ActivationInput) -> list:
+    return [sub.hlc, sub.sid, sub.day, sub.org]
+
+
+def _earlier(current: list | None, candidate: list) -> list:
+    if current is None or (candidate[0], candidate[1]) < (current[0], current[1]):
+        return candidate
+    return current
+
+
+def new_activation_state() -> dict:
+    return {"rung": 0, "first": {}, "neg": {}, "origin": None, "fields": {}}
+
+
+def merge_activation(
+    state: dict, sub: ActivationInput, version: int
+) -> tuple[dict, list[FieldClash]]:
+    """Fold one submission into a record's state; ``version`` is the record's new version.
+
+    - status: the highest rung ever reported (a join); ``first[rung]`` keeps the earliest
+      submission (by clock) that reported that rung or a higher one, for the daily series;
+    - negative outcomes: a set beside the ladder, each with its earliest report;
+    - other fields: last writer wins by ``(hlc, id)``; a write whose ``base_version`` predates
+      the field's last change by another device, with a different value, is a clash.
+    """
+    state = {
+        "rung": state["rung"],
+        "first": dict(state["first"]),
+        "neg": dict(state["neg"]),
+        "origin": state["origin"],
+        "fields": dict(state["fields"]),
+    }
+    mark = _mark(sub)
+    state["origin"] = _earlier(state["origin"], mark)
+    if sub.status in RUNG:
+        rung = RUNG[sub.status]
+        state["rung"] = max(state["rung"], rung)
+        for name in RUNGS[:rung]:
+            state["first"][name] = _earlier(state["first"].get(name), mark)
+    else:
+        state["neg"][sub.status] = _earlier(state["neg"].get(sub.status), mark)
+
+    clashes: list[FieldClash] = []
+    for name in LWW_FIELDS:
+        if name not in sub.fields:
+            continue
+        value = sub.fields[name]
+        current = state["fields"].get(name)
+        if (
+            current is not None
+            and sub.base_version < current["ver"]
+            and current["dev"] != sub.device
+            and current["v"] != value
+        ):
+            clashes.append(FieldClash(name, current["v"], value, current["sid"]))
+        if current is None or (sub.hlc, sub.sid) > (current["hlc"], current["sid"]):
+            state["fields"][name] = {
+                "v": value,
+                "hlc": sub.hlc,
+                "sid": sub.sid,
+                "dev": sub.device,
+                "ver": version,
+            }
+    return state, clashes
+
+
+def status_of(state: dict) -> str | None:
+    return RUNGS[state["rung"] - 1] if state["rung"] else None
+
+
+def has_status_conflict(state: dict) -> bool:
+    """Activated and also refused or ineligible: a lead must look."""
+    return state["rung"] == RUNG["activated"] and bool(state["neg"])
+
+
+def activation_contributions(state: dict) -> Contributions:
+    out: Contributions = Counter()
+    if state["origin"] is None:
+        return out
+    org = state["origin"][3]
+    out[(org, "citizens_reached", state["origin"][2])] += 1
+    rung = state["rung"]
+    if rung == RUNG["no_smartphone"]:
+        out[(org, "no_smartphone", state["first"]["no_smartphone"][2])] += 1
+    if rung >= RUNG["installed"]:
+        out[(org, "accounts_installed", state["first"]["installed"][2])] += 1
+    if rung >= RUNG["activated"]:
+        out[(org, "accounts_activated", state["first"]["activated"][2])] += 1
+    for name, mark in state["neg"].items():
+        out[(org, name, mark[2])] += 1
+    return out
+
+
+def visible_fields(state: dict) -> dict[str, Any]:
+    """The winning value of each field, without the clocks behind them."""
+    return {name: entry["v"] for name, entry in sorted(state["fields"].items())}
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Event:
+    """A household_help or gift submission as the counting rules see it."""
+
+    sid: str
+    form: str
+    hlc: str
+    day: str
+    org: int
+    household: str
+    business_key: str | None = None
+    count: int = 0
+    value_vnd: int = 0
+    volunteers: int = 1
+    hours: Decimal = Decimal(0)
+    voided: bool = False
+    decision: str | None = None  # gifts: "confirmed" / "rejected" by a lead
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def order(self) -> tuple[str, str]:
+        return (self.hlc, self.sid)
+
+
+def gift_standing(gifts: list[Event]) -> dict[str, str]:
+    """For one business key (household, gift kind, round): what each gift counts as.
+
+    Among the gifts not void, the lowest ``(hlc, id)`` counts; each other one is a suspected
+    double until a lead confirms it (then it counts) or rejects it (it never does).
+    """
+    standing: dict[str, str] = {}
+    live = sorted((g for g in gifts if not g.voided), key=lambda g: g.order)
+    for i, gift in enumerate(live):
+        if i == 0 or gift.decision == "confirmed":
+            standing[gift.sid] = "counted"
+        elif gift.decision == "rejected":
+            standing[gift.sid] = "rejected"
+        else:
+            standing[gift.sid] = "suspected"
+    for gift in gifts:
+        standing.setdefault(gift.sid, "void")
+    return standing
+
+
+def gift_contributions(gifts: list[Event]) -> Contributions:
+    out: Contributions = Counter()
+    standing = gift_standing(gifts)
+    for gift in gifts:
+        if standing[gift.sid] == "counted":
+            out[(gift.org, "gifts_delivered", gift.day)] += gift.count
+            out[(gift.org, "gift_value_vnd", gift.day)] += gift.value_vnd
+        elif standing[gift.sid] == "suspected":
+            out[(gift.org, "suspected_doubles", gift.day)] += 1
+    return out
+
+
+def help_contributions(helps: list[Event]) -> Contributions:
+    """Help events of one household: each live event, and the household once (earliest)."""
+    out: Contributions = Counter()
+    live = sorted((h for h in helps if not h.voided), key=lambda h: h.order)
+    for event in live:
+        out[(event.org, "help_events", event.day)] += 1
+        centi_hours = int(event.volunteers * event.hours * 100)
+        out[(event.org, "volunteer_hours", event.day)] += centi_hours
+    if live:
+        out[(live[0].org, "households_helped", live[0].day)] += 1
+    return out
+
+
+def difference(after: Contributions, before: Contributions) -> Contributions:
+    """``after - before`` with negative amounts kept (Counter subtraction drops them)."""
+    delta: Contributions = Counter()
+    for key in set(after) | set(before):
+        change = after.get(key, 0) - before.get(key, 0)
+        if change:
+            delta[key] = change
+    return delta
+
+
+def add(total: Contributions, more: Contributions) -> None:
+    for key, amount in more.items():
+        total[key] += amount

@@ -1,0 +1,153 @@
+"""What the phones send and what it adds up to.
+
+``submissions`` keeps every accepted submission exactly once (its id is the phone's uuid), with
+the outcome its first receipt got, so resends can be answered from it. Records, households,
+conflicts and counters are derived from the submissions: ``wardsync verify`` rebuilds the
+counters from the submissions alone and compares.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, UTCDateTime, utcnow
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (
+        Index("ix_submissions_campaign_seq", "campaign_id", "seq"),
+        Index("ix_submissions_gift_key", "campaign_id", "business_key"),
+        Index("ix_submissions_household", "campaign_id", "household_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # Commit-ordered position (from the feed clock): exports page by it.
+    seq: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    form: Mapped[str] = mapped_column(String(16))
+    form_version: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)  # clamped
+    day: Mapped[date] = mapped_column(Date)  # recorded_at's date in the campaign's zone
+    hlc: Mapped[str] = mapped_column(String(80))  # sortable: wall ms, counter, device id
+    base_version: Mapped[int] = mapped_column(Integer, default=0)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    # The validated data; a citizen id only as its keyed hash and masked form.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    household_id: Mapped[str | None] = mapped_column(String(36))
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("activation_records.id"))
+    business_key: Mapped[str | None] = mapped_column(String(200))  # gifts: household|kind|round
+    void_target: Mapped[str | None] = mapped_column(String(36), index=True)
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Gifts: None (not a double, or not judged), "confirmed" or "rejected" by a lead.
+    double_decision: Mapped[str | None] = mapped_column(String(16))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)  # first receipt's outcome
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ActivationRecord(Base):
+    """One citizen in one campaign, merged from every activation submission about them."""
+
+    __tablename__ = "activation_records"
+    __table_args__ = (UniqueConstraint("campaign_id", "citizen_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    citizen_hash: Mapped[str] = mapped_column(String(64))
+    citizen_masked: Mapped[str] = mapped_column(String(12))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    # The merged state (sync.merge.ActivationState as JSON): the ladder, negative outcomes,
+    # per-field last-writer-wins values with their clocks.
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Household(Base):
+    """The household registry, upserted from the forms (last writer wins on the address)."""
+
+    __tablename__ = "households"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    address: Mapped[str | None] = mapped_column(String(200))
+    address_hlc: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ReviewItem(Base):
+    """A conflict or suspected double delivery waiting for (or resolved by) a lead."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (Index("ix_review_items_open", "campaign_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # field_conflict|status_conflict|suspected_double
+    # What the item is about: "record:<id>:<field>", "record:<id>:status", "gift:<submission>".
+    subject: Mapped[str] = mapped_column(String(120), index=True)
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("activation_records.id"))
+    day: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    submissions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    resolution: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Counter(Base):
+    """Progress per (campaign, org unit, metric, day), changed only by deltas."""
+
+    __tablename__ = "counters"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class FeedEntry(Base):
+    """The compacted change feed: one row per entity, at the sequence of its latest change."""
+
+    __tablename__ = "feed"
+    __table_args__ = (Index("ix_feed_seq", "seq"),)
+
+    entity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    # Where it lives, for scoping a pull; NULL: everyone sees it (campaigns).
+    path: Mapped[str | None] = mapped_column(String(1000))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FeedClock(Base):
+    """A single row handing out sequence numbers.
+
+    Its row lock is taken at the very end of a writing transaction and held to the commit,
+    so sequence numbers become visible in order: a reader that saw N has seen all below N.
+    """
+
+    __tablename__ = "feed_clock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    epoch: Mapped[str] = mapped_column(String(32))
