@@ -87,7 +87,7 @@ class Household(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
     address: Mapped[str | None] = mapped_column(String(200))
-    address_hlc: Mapped[str] = mapped_column(String(80))
+    address_hlc: Mapped[str] = mapped_column(String(120))  # "<hlc> <submission id>"
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
