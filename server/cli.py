@@ -11,8 +11,8 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from migrations import api as migrations_api
+from sync import campaigns, users, verify
 from sync import demo as demo_data
-from sync import users
 from sync.errors import DomainError
 
 from . import db
@@ -99,6 +99,25 @@ def demo() -> None:
         f.write(text)
     click.echo(text, nl=False)
     click.echo(f"(saved in {saved})")
+
+
+@main.command("verify")
+@click.option("--campaign", default=None, help="Campaign code (default: every campaign).")
+@with_appcontext
+def verify_counters(campaign: str | None) -> None:
+    """Recount every progress counter from the stored submissions; exit 1 on any difference."""
+    session = db.session()
+    if campaign is not None and campaigns.get(session, campaign) is None:
+        raise click.ClickException(f"No campaign '{campaign}'.")
+    differences = verify.verify(session, campaign)
+    for d in differences:
+        click.echo(
+            f"{d.campaign} org_unit={d.org_unit_id} {d.metric} {d.day}: "
+            f"stored {d.stored}, recounted {d.recounted}"
+        )
+    if differences:
+        raise SystemExit(1)
+    click.echo("counters agree with a recount of the stored submissions")
 
 
 @main.command("serve")

@@ -383,7 +383,7 @@ class _Push:
         missing = sorted(unit_ids - set(self.paths))
         if missing:
             query = select(OrgUnit.id, OrgUnit.path).where(OrgUnit.id.in_(missing))
-            self.paths.update(self.session.execute(query).tuples())
+            self.paths.update(self.session.execute(query).all())
 
     # 5. events and voids ----------------------------------------------------------------
 
@@ -536,39 +536,44 @@ class _Push:
     # 6. households ----------------------------------------------------------------------
 
     def _upsert_households(self, batch: list[Item]) -> None:
-        """The registry: any form with a household id adds it; the latest address by clock wins."""
-        seen: dict[str, Item] = {}
-        latest: dict[str, Item] = {}
+        """The registry: the latest form by clock names the ward, the latest address wins."""
+        named: dict[str, Item] = {}
+        addressed: dict[str, Item] = {}
         for item in batch:
             hid = item.data.get("household_id") if item.form != "void" else None
             if hid is None:
                 continue
-            seen.setdefault(hid, item)
+            if hid not in named or _position(item) > _position(named[hid]):
+                named[hid] = item
             if "household_address" in item.data and (
-                hid not in latest or _position(item) > _position(latest[hid])
+                hid not in addressed or _position(item) > _position(addressed[hid])
             ):
-                latest[hid] = item
-        if not seen:
+                addressed[hid] = item
+        if not named:
             return
         existing = {
             h.id: h
-            for h in self.session.scalars(select(Household).where(Household.id.in_(sorted(seen))))
+            for h in self.session.scalars(select(Household).where(Household.id.in_(sorted(named))))
         }
-        for hid in sorted(seen):
+        self._load_paths({h.org_unit_id for h in existing.values()})
+        for hid in sorted(named):
             household = existing.get(hid)
             if household is None:
-                household = Household(
-                    id=hid, org_unit_id=seen[hid].unit.id, address=None, address_hlc="", version=0
-                )
+                household = Household(id=hid, address=None, address_hlc="", unit_hlc="", version=0)
                 self.session.add(household)
-            elif hid not in latest or _position(latest[hid]) <= household.address_hlc:
-                continue
-            if hid in latest:
-                household.address = latest[hid].data["household_address"]
-                household.org_unit_id = latest[hid].unit.id
-                household.address_hlc = _position(latest[hid])
-            household.version += 1
-            self.changes.append(feed.Change("household", hid, self.paths[household.org_unit_id]))
+            changed = False
+            if _position(named[hid]) > household.unit_hlc:
+                household.org_unit_id = named[hid].unit.id
+                household.unit_hlc = _position(named[hid])
+                changed = True
+            if hid in addressed and _position(addressed[hid]) > household.address_hlc:
+                household.address = addressed[hid].data["household_address"]
+                household.address_hlc = _position(addressed[hid])
+                changed = True
+            if changed:
+                household.version += 1
+                path = self.paths[household.org_unit_id]
+                self.changes.append(feed.Change("household", hid, path))
 
     # 7. write ---------------------------------------------------------------------------
 

@@ -109,6 +109,7 @@ def upgrade() -> None:
         sa.Column("org_unit_id", sa.Integer(), nullable=False),
         sa.Column("address", sa.String(length=200), nullable=True),
         sa.Column("address_hlc", sa.String(length=120), nullable=False),
+        sa.Column("unit_hlc", sa.String(length=120), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_unit_id"], ["org_units.id"], name=op.f("fk_households_org_unit_id_org_units")

@@ -88,6 +88,9 @@ class Household(Base):
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
     address: Mapped[str | None] = mapped_column(String(200))
     address_hlc: Mapped[str] = mapped_column(String(120))  # "<hlc> <submission id>"
+    # The ward is last-writer-wins over every form naming the household, with or without
+    # an address, so it does not depend on which form arrived first.
+    unit_hlc: Mapped[str] = mapped_column(String(120))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
