@@ -146,7 +146,7 @@ class _Push:
         self._merge_activations([i for i in batch if i.form == "activation"])
         batch = self._merge_events(batch)
         self._upsert_households(batch)
-        self.session.flush()  # review items get their ids
+        self.reviews.write()
         for campaign_id, contributions in sorted(self.delta.items()):
             counters.apply(self.session, campaign_id, contributions)
         self._write(batch)
@@ -316,6 +316,7 @@ class _Push:
         before = {k: activation_contributions(r.state) for k, r in records.items()}
         conflicted = {k for k, r in records.items() if has_status_conflict(r.state)}
         clashes = {}
+        new_records: list[ActivationRecord] = []
         for item in items:
             record = records.get(item.record_key)
             if record is None:
@@ -328,14 +329,16 @@ class _Push:
                     state=new_activation_state(),
                 )
                 records[item.record_key] = record
-                self.session.add(record)
+                new_records.append(record)
             record.version += 1
             record.state, clashes[item.sid] = merge_activation(
                 record.state, _activation_input(item), record.version
             )
             record.org_unit_id = record.state["origin"][3]
             item.result["record_version"] = record.version
-        self.session.flush()  # new records get ids; changed ones are updated in one go
+        # ids first: review items and submissions point at them
+        insert_objects(self.session, new_records, key=("campaign_id", "citizen_hash"))
+        self.session.flush()  # the changed records, in one executemany
 
         self.reviews.load(
             {f"record:{r.id}:{f}" for r in records.values() for f in ("status", *LWW_FIELDS)}
@@ -556,11 +559,12 @@ class _Push:
             for h in self.session.scalars(select(Household).where(Household.id.in_(sorted(named))))
         }
         self._load_paths({h.org_unit_id for h in existing.values()})
+        new_households: list[Household] = []
         for hid in sorted(named):
             household = existing.get(hid)
             if household is None:
                 household = Household(id=hid, address=None, address_hlc="", unit_hlc="", version=0)
-                self.session.add(household)
+                new_households.append(household)
             changed = False
             if _position(named[hid]) > household.unit_hlc:
                 household.org_unit_id = named[hid].unit.id
@@ -574,6 +578,7 @@ class _Push:
                 household.version += 1
                 path = self.paths[household.org_unit_id]
                 self.changes.append(feed.Change("household", hid, path))
+        insert_objects(self.session, new_households)
 
     # 7. write ---------------------------------------------------------------------------
 
@@ -595,7 +600,7 @@ class _Push:
             item.row["result"] = item.result
             self.results[item.index] = item.result
         if batch:
-            self.session.execute(insert(Submission), [item.row for item in batch])
+            self.session.execute(insert(Submission.__table__), [item.row for item in batch])
         feed.publish(self.session, self.changes, first_seq + len(batch))
 
 
@@ -606,6 +611,12 @@ class _Reviews:
         self.session = session
         self.delta = delta
         self.items: dict[str, ReviewItem] = {}  # subject -> item (open, or closed just now)
+        self.new: list[ReviewItem] = []
+
+    def write(self) -> None:
+        """Insert the new items (they get their ids) and update the changed ones."""
+        insert_objects(self.session, self.new, key=("subject", "status"))
+        self.session.flush()
 
     def load(self, subjects: set[str]) -> None:
         wanted = sorted(subjects - set(self.items))
@@ -644,7 +655,7 @@ class _Reviews:
                 fields={},
             )
             self.items[subject] = item
-            self.session.add(item)
+            self.new.append(item)
             self._count(item, +1)
         for member in (sid, cause.sid):
             if member and member not in item.submissions:
@@ -669,6 +680,38 @@ class _Reviews:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def insert_objects(session: Session, objects: list, key: tuple[str, ...] = ()) -> None:
+    """Insert new model objects with one executemany, filling in their generated ids.
+
+    The ORM's unit of work (and RETURNING in parameter order, on SQLite) would send one
+    INSERT per object; instead the ids come back unordered and are matched by ``key``,
+    attributes that tell the new objects apart.
+    """
+    if not objects:
+        return
+    table = objects[0].__table__
+    generated = table.autoincrement_column
+    columns = [c for c in table.columns if c is not generated]
+    rows = []
+    for obj in objects:
+        row = {}
+        for column in columns:
+            value = getattr(obj, column.key)
+            if value is not None or not (column.default or column.server_default):
+                row[column.key] = value
+        rows.append(row)
+    names = set().union(*rows)
+    rows = [{k: r.get(k) for k in names} for r in rows]
+    if generated is None:
+        session.execute(insert(table), rows)
+        return
+    by_key = {tuple(getattr(o, k) for k in key): o for o in objects}
+    assert len(by_key) == len(objects), "insert_objects needs a key telling the objects apart"
+    stmt = insert(table).returning(generated, *(table.c[k] for k in key))
+    for new_id, *values in session.execute(stmt, rows):
+        setattr(by_key[tuple(values)], generated.key, new_id)
 
 
 def _position(item: Item) -> str:
