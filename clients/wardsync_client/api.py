@@ -1,0 +1,130 @@
+"""HTTP calls to a wardsync server, with token refresh and retries that honour Retry-After.
+
+A push is safe to resend (the server stores each submission id once), so every transient
+failure — no connection, a lost response, 429, 502-504 — is retried with exponential backoff
+and jitter.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+import requests
+
+TRANSIENT_STATUS = {429, 502, 503, 504}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, problem: dict):
+        super().__init__(f"{status}: {problem.get('detail') or problem.get('title')}")
+        self.status = status
+        self.problem = problem
+
+
+@dataclass
+class Tokens:
+    access_token: str
+    refresh_token: str
+    device_id: str | None = None
+
+
+class Connection:
+    def __init__(
+        self,
+        base_url: str,
+        tokens: Tokens | None = None,
+        *,
+        attempts: int = 6,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        timeout: float = 60.0,
+        on_tokens=None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens
+        self.attempts = attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.timeout = timeout
+        self.on_tokens = on_tokens  # called with new Tokens after a refresh, to persist them
+        self.http = requests.Session()
+
+    # -- calls ---------------------------------------------------------------------------
+
+    def enroll(self, code: str, name: str) -> Tokens:
+        body = self._request(
+            "POST", "/api/v1/devices/enroll", json={"code": code, "name": name}, auth=False
+        )
+        self.tokens = Tokens(body["access_token"], body["refresh_token"], body["device_id"])
+        return self.tokens
+
+    def login(self, username: str, password: str) -> Tokens:
+        body = self._request(
+            "POST",
+            "/api/v1/auth/login",
+            json={"username": username, "password": password},
+            auth=False,
+        )
+        self.tokens = Tokens(body["access_token"], body["refresh_token"])
+        return self.tokens
+
+    def push(self, submissions: list[dict]) -> dict:
+        return self._request("POST", "/api/v1/sync/push", json={"submissions": submissions})
+
+    def pull(self, cursor: str | None = None, limit: int = 500) -> dict:
+        params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        return self._request("GET", "/api/v1/sync/pull", params=params)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _request(
+        self, method: str, path: str, *, auth: bool = True, refreshed: bool = False, **kwargs
+    ) -> dict:
+        for attempt in range(self.attempts):
+            headers = {}
+            if auth and self.tokens:
+                headers["Authorization"] = f"Bearer {self.tokens.access_token}"
+            try:
+                response = self.http.request(
+                    method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
+                )
+            except (requests.ConnectionError, requests.Timeout):
+                self._sleep(attempt, None)
+                continue
+            if response.status_code in TRANSIENT_STATUS and attempt < self.attempts - 1:
+                self._sleep(attempt, response.headers.get("Retry-After"))
+                continue
+            if response.status_code == 401 and auth and not refreshed and self.tokens:
+                self._refresh()
+                return self._request(method, path, auth=auth, refreshed=True, **kwargs)
+            if response.status_code >= 400:
+                raise ApiError(response.status_code, _problem(response))
+            return response.json() if response.content else {}
+        raise ApiError(0, {"detail": f"{method} {path}: no answer after {self.attempts} attempts"})
+
+    def _refresh(self) -> None:
+        body = self._request(
+            "POST",
+            "/api/v1/auth/refresh",
+            json={"refresh_token": self.tokens.refresh_token},
+            auth=False,
+        )
+        self.tokens = Tokens(body["access_token"], body["refresh_token"], self.tokens.device_id)
+        if self.on_tokens:
+            self.on_tokens(self.tokens)
+
+    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+        delay = min(self.max_delay, self.base_delay * 2**attempt) * random.uniform(0.5, 1.0)
+        if retry_after and retry_after.isdigit():
+            delay = max(delay, float(retry_after))
+        time.sleep(delay)
+
+
+def _problem(response: requests.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {"detail": response.text[:200]}
+    return body if isinstance(body, dict) else {"detail": str(body)}
