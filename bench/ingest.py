@@ -26,6 +26,8 @@ from sync.upsert import insert_for
 DEVICES = 16
 BATCH = 500
 WARDS = 10
+WORKERS = 4  # processes: the GIL makes threads a poor fit for CPU-bound pushes
+THREADS = 2
 
 
 def _time(minute: int) -> str:
@@ -130,7 +132,7 @@ def run_server_bench(url: str, codes: list[str], batches_per_device: int) -> dic
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     lock = threading.Lock()
-    with server(url) as base:
+    with server(url, workers=WORKERS, threads=THREADS) as base:
         connections = []
         for d, code in enumerate(codes):
             connection = Connection(base)

@@ -137,11 +137,11 @@ class _Push:
         self.results = [None] * len(items)
         echoes = self._validate(items)
         batch = self._resolve_places(echoes.pop("batch"))
-        self._lock({item.campaign.id for item in batch})
-        batch = self._drop_known(batch)
-        for item in batch:
+        for item in batch:  # pure work, done before taking the campaign lock
             self._stamp(item)
             self.paths[item.unit.id] = item.unit.path
+        self._lock({item.campaign.id for item in batch})
+        batch = self._drop_known(batch)
 
         self._merge_activations([i for i in batch if i.form == "activation"])
         batch = self._merge_events(batch)
@@ -273,6 +273,11 @@ class _Push:
         local_day = recorded_at.astimezone(ZoneInfo(item.campaign.timezone)).date()
         item.day = local_day.isoformat()
         item.result = {"id": item.sid, "status": "applied"}
+        if item.form == "activation":
+            item.record_key = (
+                item.campaign.id,
+                citizen_hash(item.data["citizen_id"], self.citizen_key),
+            )
         item.row = {
             "id": item.sid,
             "campaign_id": item.campaign.id,
@@ -299,11 +304,6 @@ class _Push:
     def _merge_activations(self, items: list[Item]) -> None:
         if not items:
             return
-        for item in items:
-            item.record_key = (
-                item.campaign.id,
-                citizen_hash(item.data["citizen_id"], self.citizen_key),
-            )
         keys = sorted({i.record_key for i in items})
         records = {
             (r.campaign_id, r.citizen_hash): r
