@@ -409,9 +409,10 @@ class _Push:
             if targets
             else {}
         )
+        self._load_paths({t.org_unit_id for t in stored_targets.values()})
         for void in voids:
             target = by_id.get(void.data["target"]) or stored_targets.get(void.data["target"])
-            problem = _void_problem(void, target)
+            problem = _void_problem(void, target, self.device.scope, self.paths)
             if problem:
                 self.results[void.index] = rejected(void.sid, {"data.target": [problem]})
         batch = [i for i in batch if self.results[i.index] is None]
@@ -743,15 +744,19 @@ def _activation_input(item: Item) -> ActivationInput:
     )
 
 
-def _void_problem(void: Item, target) -> str | None:
+def _void_problem(void: Item, target, scope: Scope, paths: dict[int, str]) -> str | None:
     if target is None:
         return None  # kept; the target is void from the moment it arrives
-    form = target.form if isinstance(target, Item) else target.form
-    campaign_id = target.campaign.id if isinstance(target, Item) else target.campaign_id
+    if isinstance(target, Item):
+        form, campaign_id, unit_id = target.form, target.campaign.id, target.unit.id
+    else:
+        form, campaign_id, unit_id = target.form, target.campaign_id, target.org_unit_id
     if form not in EVENT_FORMS:
         return "A void can only target a household_help or gift submission."
     if campaign_id != void.campaign.id:
         return "The target belongs to another campaign."
+    if not scope.covers_path(paths[unit_id]):
+        return "The target lies outside this device's org units."
     return None
 
 
