@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
-from sqlalchemy import and_, insert, or_, select, text, tuple_, update
+from sqlalchemy import and_, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from . import counters, feed
@@ -309,7 +309,7 @@ class _Push:
             (r.campaign_id, r.citizen_hash): r
             for r in self.session.scalars(
                 select(ActivationRecord).where(
-                    tuple_(ActivationRecord.campaign_id, ActivationRecord.citizen_hash).in_(keys)
+                    _pairs_in(ActivationRecord.campaign_id, ActivationRecord.citizen_hash, keys)
                 )
             )
         }
@@ -340,9 +340,18 @@ class _Push:
         insert_objects(self.session, new_records, key=("campaign_id", "citizen_hash"))
         self.session.flush()  # the changed records, in one executemany
 
-        self.reviews.load(
-            {f"record:{r.id}:{f}" for r in records.values() for f in ("status", *LWW_FIELDS)}
-        )
+        # Only the review items this batch may open or join: clashed fields, new conflicts.
+        wanted = {
+            f"record:{records[i.record_key].id}:{clash.field}"
+            for i in items
+            for clash in clashes[i.sid]
+        }
+        wanted |= {
+            f"record:{r.id}:status"
+            for k, r in records.items()
+            if k not in conflicted and has_status_conflict(r.state)
+        }
+        self.reviews.load(wanted)
         for item in items:
             record = records[item.record_key]
             item.row["record_id"] = item.result["record_id"] = record.id
@@ -469,7 +478,13 @@ class _Push:
         self._void_stored(voided_now & stored_ids)
 
         self.reviews.load(
-            {f"gift:{e.sid}" for g, evs in groups.items() if g[0] == "gift" for e in evs}
+            {
+                f"gift:{e.sid}"
+                for g, evs in groups.items()
+                if g[0] == "gift"
+                for e in evs
+                if "suspected" in (standing_before.get(g, {}).get(e.sid), None)
+            }
         )
         for group, events in groups.items():
             campaign_id = group[1]
@@ -487,14 +502,14 @@ class _Push:
             conditions.append(
                 and_(
                     Submission.form == "gift",
-                    tuple_(Submission.campaign_id, Submission.business_key).in_(sorted(gift_keys)),
+                    _pairs_in(Submission.campaign_id, Submission.business_key, gift_keys),
                 )
             )
         if households:
             conditions.append(
                 and_(
                     Submission.form == "household_help",
-                    tuple_(Submission.campaign_id, Submission.household_id).in_(sorted(households)),
+                    _pairs_in(Submission.campaign_id, Submission.household_id, households),
                 )
             )
         if not conditions:
@@ -713,6 +728,20 @@ def insert_objects(session: Session, objects: list, key: tuple[str, ...] = ()) -
     stmt = insert(table).returning(generated, *(table.c[k] for k in key))
     for new_id, *values in session.execute(stmt, rows):
         setattr(by_key[tuple(values)], generated.key, new_id)
+
+
+def _pairs_in(campaign_column, key_column, pairs):
+    """``(campaign, key) IN pairs`` as ``campaign = c AND key IN (...)`` per campaign.
+
+    PostgreSQL plans a row-value IN list poorly (often a sequential scan); this form uses the
+    composite index. A batch almost always holds one campaign.
+    """
+    by_campaign: dict[int, list[str]] = defaultdict(list)
+    for campaign_id, key in sorted(pairs):
+        by_campaign[campaign_id].append(key)
+    return or_(
+        *(and_(campaign_column == c, key_column.in_(keys)) for c, keys in by_campaign.items())
+    )
 
 
 def _position(item: Item) -> str:
