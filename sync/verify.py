@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .counters import ancestors_of
 from .ingest import COUNTED_REVIEWS, event_from_row
 from .merge import (
     LWW_FIELDS,
@@ -25,7 +26,7 @@ from .merge import (
     merge_activation,
     new_activation_state,
 )
-from .models import ActivationRecord, Campaign, ReviewItem, Submission
+from .models import ActivationRecord, Campaign, OrgUnit, ReviewItem, Rollup, Submission
 from .models import Counter as CounterRow
 
 
@@ -81,13 +82,23 @@ def recount(session: Session, campaign: Campaign) -> Contributions:
     return total
 
 
-def stored(session: Session, campaign: Campaign) -> Contributions:
+def stored(session: Session, campaign: Campaign, model=CounterRow) -> Contributions:
     rows = session.execute(
-        select(CounterRow.org_unit_id, CounterRow.metric, CounterRow.day, CounterRow.value).where(
-            CounterRow.campaign_id == campaign.id
+        select(model.org_unit_id, model.metric, model.day, model.value).where(
+            model.campaign_id == campaign.id
         )
     )
     return Counter({(org, metric, day.isoformat()): value for org, metric, day, value in rows})
+
+
+def subtree_sums(session: Session, counts: Contributions) -> Contributions:
+    """Each count added to its unit and every ancestor: what the rollups must hold."""
+    paths = dict(session.execute(select(OrgUnit.id, OrgUnit.path)).all())
+    sums: Contributions = Counter()
+    for (org, metric, day), value in counts.items():
+        for unit in ancestors_of(paths, org):
+            sums[(unit, metric, day)] += value
+    return sums
 
 
 def record_states_agree(session: Session, campaign: Campaign) -> list[int]:
@@ -129,15 +140,25 @@ def verify(session: Session, campaign_code: str | None = None) -> list[Differenc
         query = query.where(Campaign.code == campaign_code)
     differences = []
     for campaign in session.scalars(query):
-        expected, actual = recount(session, campaign), stored(session, campaign)
-        for key in sorted(set(expected) | set(actual)):
-            if expected.get(key, 0) != actual.get(key, 0):
-                org, metric, day = key
-                differences.append(
-                    Difference(
-                        campaign.code, org, metric, day, actual.get(key, 0), expected.get(key, 0)
+        expected = recount(session, campaign)
+        checks = (
+            ("", expected, stored(session, campaign)),
+            (" (subtree)", subtree_sums(session, expected), stored(session, campaign, Rollup)),
+        )
+        for label, wanted, actual in checks:
+            for key in sorted(set(wanted) | set(actual)):
+                if wanted.get(key, 0) != actual.get(key, 0):
+                    org, metric, day = key
+                    differences.append(
+                        Difference(
+                            campaign.code,
+                            org,
+                            metric + label,
+                            day,
+                            actual.get(key, 0),
+                            wanted.get(key, 0),
+                        )
                     )
-                )
         for record_id in record_states_agree(session, campaign):
             differences.append(Difference(campaign.code, 0, f"record:{record_id}", "", 0, 0))
     return differences

@@ -12,6 +12,7 @@ from .sync_state import (
     FeedEntry,
     Household,
     ReviewItem,
+    Rollup,
     Submission,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "FeedEntry",
     "Household",
     "ReviewItem",
+    "Rollup",
     "Submission",
     "Base",
     "Campaign",

@@ -154,3 +154,19 @@ class FeedClock(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     epoch: Mapped[str] = mapped_column(String(32))
+
+
+class Rollup(Base):
+    """Progress of a whole subtree per (campaign, org unit, metric, day).
+
+    Kept beside ``counters`` by the same deltas, added to the unit and every ancestor, so a
+    progress page reads a few rows per unit shown, however many submissions lie below it.
+    """
+
+    __tablename__ = "rollups"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

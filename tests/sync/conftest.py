@@ -17,6 +17,7 @@ from sync.models import (
     FeedEntry,
     Household,
     ReviewItem,
+    Rollup,
     Submission,
     TokenFamily,
 )
@@ -67,7 +68,7 @@ def forget_submissions(session):
     """Forget every submission and what was derived from it (the setup stays)."""
 
     def forget() -> None:
-        for model in (Submission, ReviewItem, ActivationRecord, Household, Counter):
+        for model in (Submission, ReviewItem, ActivationRecord, Household, Counter, Rollup):
             session.execute(delete(model))
         session.execute(delete(FeedEntry).where(FeedEntry.entity.in_(["activation", "household"])))
         session.commit()
