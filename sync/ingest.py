@@ -44,6 +44,7 @@ from .merge import (
     help_contributions,
     merge_activation,
     new_activation_state,
+    outcomes_of,
 )
 from .models import ActivationRecord, Campaign, Household, OrgUnit, ReviewItem, Submission
 from .scope import Scope
@@ -383,7 +384,7 @@ class _Push:
                             fields={
                                 "status": {
                                     "ladder": "activated",
-                                    "outcomes": sorted(record.state["neg"]),
+                                    "outcomes": outcomes_of(record.state),
                                 }
                             },
                             day=record.state["origin"][2],

@@ -75,6 +75,7 @@ def merge_activation(
     - other fields: last writer wins by ``(hlc, id)``; a write whose ``base_version`` predates
       the field's last change by another device, with a different value, is a clash.
     """
+    corr = state.get("corr")
     state = {
         "rung": state["rung"],
         "first": dict(state["first"]),
@@ -82,6 +83,8 @@ def merge_activation(
         "origin": state["origin"],
         "fields": dict(state["fields"]),
     }
+    if corr is not None:
+        state["corr"] = _after_correction(corr, sub)
     mark = _mark(sub)
     state["origin"] = _earlier(state["origin"], mark)
     if sub.status in RUNG:
@@ -116,13 +119,91 @@ def merge_activation(
     return state, clashes
 
 
+# --- a lead's correction ----------------------------------------------------------------------
+#
+# The only way a status moves down. The correction is stamped with the server's clock; what
+# phones report after it (by clock) still moves the record up from there. Only the latest
+# correction counts, so the result depends on the set of submissions and corrections alone.
+
+
+def _after_correction(corr: dict, sub: ActivationInput) -> dict:
+    if (sub.hlc, sub.sid) <= (corr["hlc"], corr["sid"]):
+        return corr
+    corr = {**corr, "post_neg": list(corr["post_neg"])}
+    if sub.status in RUNG:
+        corr["post_rung"] = max(corr["post_rung"], RUNG[sub.status])
+    elif sub.status not in corr["post_neg"]:
+        corr["post_neg"] = sorted([*corr["post_neg"], sub.status])
+    return corr
+
+
+def correct(
+    state: dict, status: str | None, fields: dict, mark: list, later: list[ActivationInput]
+) -> dict:
+    """Apply a lead's correction made at ``mark`` (``[hlc, id, day, org]``).
+
+    ``status``: a rung sets the ladder there and clears negative outcomes; ``refused`` or
+    ``ineligible`` leaves no rung and that outcome alone. ``later``: the record's submissions
+    whose clocks are after the correction (a phone's clock may run a little ahead).
+    """
+    state = {**state, "fields": dict(state["fields"])}
+    previous = state.get("corr")
+    if previous is not None and (mark[0], mark[1]) < (previous["hlc"], previous["sid"]):
+        return state  # an older correction than the one in force changes nothing
+    if status is not None or previous is not None:
+        if status is None:
+            rung, neg = previous["rung"], previous["neg"]
+        elif status in RUNG:
+            rung, neg = RUNG[status], []
+        else:
+            rung, neg = 0, [status]
+        corr = {
+            "hlc": mark[0],
+            "sid": mark[1],
+            "day": mark[2],
+            "org": mark[3],
+            "rung": rung,
+            "neg": neg,
+            "post_rung": 0,
+            "post_neg": [],
+        }
+        for sub in later:
+            corr = _after_correction(corr, sub)
+        state["corr"] = corr
+    for name, value in fields.items():
+        current = state["fields"].get(name)
+        if current is None or (mark[0], mark[1]) > (current["hlc"], current["sid"]):
+            state["fields"][name] = {
+                "v": value,
+                "hlc": mark[0],
+                "sid": mark[1],
+                "dev": "lead",
+                "ver": current["ver"] if current else 0,
+            }
+    return state
+
+
+def effective(state: dict) -> tuple[int, list[str]]:
+    """The rung and negative outcomes in force: the ladder's join, or the correction's."""
+    corr = state.get("corr")
+    if corr is None:
+        return state["rung"], sorted(state["neg"])
+    return max(corr["rung"], corr["post_rung"]), sorted(set(corr["neg"]) | set(corr["post_neg"]))
+
+
 def status_of(state: dict) -> str | None:
-    return RUNGS[state["rung"] - 1] if state["rung"] else None
+    rung, _ = effective(state)
+    return RUNGS[rung - 1] if rung else None
+
+
+def outcomes_of(state: dict) -> list[str]:
+    return effective(state)[1]
 
 
 def has_status_conflict(state: dict) -> bool:
     """Activated and also refused or ineligible: a lead must look."""
-    return state["rung"] == RUNG["activated"] and bool(state["neg"])
+    rung, neg = effective(state)
+    return rung == RUNG["activated"] and bool(neg)
 
 
 def activation_contributions(state: dict) -> Contributions:
@@ -131,15 +212,21 @@ def activation_contributions(state: dict) -> Contributions:
         return out
     org = state["origin"][3]
     out[(org, "citizens_reached", state["origin"][2])] += 1
-    rung = state["rung"]
+    rung, negatives = effective(state)
+    corr_day = state["corr"]["day"] if state.get("corr") else None
+
+    def day_of(marks: dict, name: str) -> str:
+        # A rung only a correction gave has no phone report: it counts on the correction's day.
+        return marks[name][2] if name in marks else corr_day
+
     if rung == RUNG["no_smartphone"]:
-        out[(org, "no_smartphone", state["first"]["no_smartphone"][2])] += 1
+        out[(org, "no_smartphone", day_of(state["first"], "no_smartphone"))] += 1
     if rung >= RUNG["installed"]:
-        out[(org, "accounts_installed", state["first"]["installed"][2])] += 1
+        out[(org, "accounts_installed", day_of(state["first"], "installed"))] += 1
     if rung >= RUNG["activated"]:
-        out[(org, "accounts_activated", state["first"]["activated"][2])] += 1
-    for name, mark in state["neg"].items():
-        out[(org, name, mark[2])] += 1
+        out[(org, "accounts_activated", day_of(state["first"], "activated"))] += 1
+    for name in negatives:
+        out[(org, name, day_of(state["neg"], name))] += 1
     return out
 
 

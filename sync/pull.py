@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from . import feed
-from .merge import NEGATIVES, status_of, visible_fields
+from .merge import outcomes_of, status_of, visible_fields
 from .models import ActivationRecord, Campaign, Household, OrgUnit, Target
 from .scope import Scope
 
@@ -154,7 +154,7 @@ def _activations(session: Session, ids: list[str]) -> dict:
                 "org_unit": unit,
                 "citizen_id": record.citizen_masked,
                 "status": status_of(record.state),
-                "outcomes": [n for n in NEGATIVES if n in record.state["neg"]],
+                "outcomes": outcomes_of(record.state),
                 **visible_fields(record.state),
             },
         )

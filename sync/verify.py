@@ -21,12 +21,13 @@ from .merge import (
     Contributions,
     activation_contributions,
     add,
+    correct,
     gift_contributions,
     help_contributions,
     merge_activation,
     new_activation_state,
 )
-from .models import ActivationRecord, Campaign, OrgUnit, ReviewItem, Rollup, Submission
+from .models import ActivationRecord, Campaign, Correction, OrgUnit, ReviewItem, Rollup, Submission
 from .models import Counter as CounterRow
 
 
@@ -40,32 +41,69 @@ class Difference:
     recounted: int
 
 
+def activation_input(row: Submission) -> ActivationInput:
+    data = row.data
+    return ActivationInput(
+        sid=row.id,
+        hlc=row.hlc,
+        device=row.device_id,
+        day=row.day.isoformat(),
+        org=row.org_unit_id,
+        status=data["status"],
+        fields={k: data[k] for k in LWW_FIELDS if k in data},
+        base_version=row.base_version,
+    )
+
+
+def correction_mark(correction: Correction, org: int) -> list:
+    return [correction.hlc, f"correction:{correction.id}", correction.day.isoformat(), org]
+
+
+def refold_records(session: Session, campaign: Campaign) -> dict[int, dict]:
+    """Every activation record's state, folded again from its submissions and corrections."""
+    inputs: dict[int, list[ActivationInput]] = defaultdict(list)
+    for row in session.scalars(
+        select(Submission)
+        .where(Submission.campaign_id == campaign.id, Submission.form == "activation")
+        .order_by(Submission.seq)
+    ):
+        inputs[row.record_id].append(activation_input(row))
+    states = {}
+    for record_id, subs in inputs.items():
+        state = new_activation_state()
+        for sub in subs:
+            state, _ = merge_activation(state, sub, 0)
+        states[record_id] = state
+    corrections = session.scalars(
+        select(Correction)
+        .join(ActivationRecord, ActivationRecord.id == Correction.record_id)
+        .where(ActivationRecord.campaign_id == campaign.id)
+        .order_by(Correction.hlc, Correction.id)
+    )
+    for correction in corrections:
+        state = states[correction.record_id]
+        mark = correction_mark(correction, state["origin"][3])
+        later = [s for s in inputs[correction.record_id] if (s.hlc, s.sid) > (mark[0], mark[1])]
+        states[correction.record_id] = correct(
+            state, correction.status, correction.fields, mark, later
+        )
+    return states
+
+
 def recount(session: Session, campaign: Campaign) -> Contributions:
     total: Contributions = Counter()
-    states: dict[int, dict] = defaultdict(new_activation_state)
     gifts, helps = defaultdict(list), defaultdict(list)
     rows = session.scalars(
-        select(Submission).where(Submission.campaign_id == campaign.id).order_by(Submission.seq)
+        select(Submission).where(
+            Submission.campaign_id == campaign.id, Submission.form.in_(["gift", "household_help"])
+        )
     )
     for row in rows:
-        if row.form == "activation":
-            data = row.data
-            sub = ActivationInput(
-                sid=row.id,
-                hlc=row.hlc,
-                device=row.device_id,
-                day=row.day.isoformat(),
-                org=row.org_unit_id,
-                status=data["status"],
-                fields={k: data[k] for k in LWW_FIELDS if k in data},
-                base_version=row.base_version,
-            )
-            states[row.record_id], _ = merge_activation(states[row.record_id], sub, 0)
-        elif row.form == "gift":
+        if row.form == "gift":
             gifts[row.business_key].append(event_from_row(row))
-        elif row.form == "household_help":
+        else:
             helps[row.household_id].append(event_from_row(row))
-    for state in states.values():
+    for state in refold_records(session, campaign).values():
         add(total, activation_contributions(state))
     for events in gifts.values():
         add(total, gift_contributions(events))
@@ -102,36 +140,20 @@ def subtree_sums(session: Session, counts: Contributions) -> Contributions:
 
 
 def record_states_agree(session: Session, campaign: Campaign) -> list[int]:
-    """Ids of activation records whose stored ladder/outcomes/fields differ from a refold."""
-    states: dict[int, dict] = defaultdict(new_activation_state)
-    rows = session.scalars(
-        select(Submission)
-        .where(Submission.campaign_id == campaign.id, Submission.form == "activation")
-        .order_by(Submission.seq)
-    )
-    for row in rows:
-        sub = ActivationInput(
-            row.id,
-            row.hlc,
-            row.device_id,
-            row.day.isoformat(),
-            row.org_unit_id,
-            row.data["status"],
-            {k: row.data[k] for k in LWW_FIELDS if k in row.data},
+    """Ids of activation records whose stored state differs from a refold."""
+    states = refold_records(session, campaign)
+    return [
+        record.id
+        for record in session.scalars(
+            select(ActivationRecord).where(ActivationRecord.campaign_id == campaign.id)
         )
-        states[row.record_id], _ = merge_activation(states[row.record_id], sub, 0)
-    bad = []
-    for record in session.scalars(
-        select(ActivationRecord).where(ActivationRecord.campaign_id == campaign.id)
-    ):
-        if _projection(record.state) != _projection(states.get(record.id, new_activation_state())):
-            bad.append(record.id)
-    return bad
+        if _projection(record.state) != _projection(states.get(record.id, new_activation_state()))
+    ]
 
 
 def _projection(state: dict) -> tuple:
     fields = {k: (v["v"], v["hlc"], v["sid"]) for k, v in state["fields"].items()}
-    return (state["rung"], state["first"], state["neg"], state["origin"], fields)
+    return (state["rung"], state["first"], state["neg"], state["origin"], fields, state.get("corr"))
 
 
 def verify(session: Session, campaign_code: str | None = None) -> list[Difference]:

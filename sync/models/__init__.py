@@ -7,6 +7,7 @@ from .devices import Device, DeviceOrgUnit, EnrollmentCode
 from .org import DEFAULT_TIMEZONE, Campaign, OrgUnit, Target
 from .sync_state import (
     ActivationRecord,
+    Correction,
     Counter,
     FeedClock,
     FeedEntry,
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_TIMEZONE",
     "ActivationRecord",
     "AuditEntry",
+    "Correction",
     "Counter",
     "Device",
     "DeviceOrgUnit",

@@ -170,3 +170,24 @@ class Rollup(Base):
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Correction(Base):
+    """A lead's correction of an activation record: the only way a status moves down.
+
+    Kept as data, like a submission, so ``verify`` can refold records and counters from the
+    submissions and corrections alone.
+    """
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("activation_records.id"), index=True)
+    hlc: Mapped[str] = mapped_column(String(80))  # the server's clock when it was made
+    day: Mapped[date] = mapped_column(Date)
+    status: Mapped[str | None] = mapped_column(String(16))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str] = mapped_column(String(500))
+    actor_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    review_item_id: Mapped[int | None] = mapped_column(ForeignKey("review_items.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

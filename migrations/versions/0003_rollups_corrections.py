@@ -1,4 +1,4 @@
-"""rollups: subtree sums of the progress counters
+"""rollups (subtree sums of the progress counters) and lead corrections
 
 Revision ID: 0003
 Revises: 0002
@@ -32,6 +32,35 @@ def upgrade() -> None:
             "campaign_id", "org_unit_id", "metric", "day", name=op.f("pk_rollups")
         ),
     )
+    op.create_table(
+        "corrections",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("record_id", sa.Integer(), nullable=False),
+        sa.Column("hlc", sa.String(length=80), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=True),
+        sa.Column("fields", sa.JSON(), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("actor_user_id", sa.Integer(), nullable=False),
+        sa.Column("review_item_id", sa.Integer(), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["record_id"],
+            ["activation_records.id"],
+            name=op.f("fk_corrections_record_id_activation_records"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["actor_user_id"], ["users.id"], name=op.f("fk_corrections_actor_user_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["review_item_id"],
+            ["review_items.id"],
+            name=op.f("fk_corrections_review_item_id_review_items"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_corrections")),
+    )
+    with op.batch_alter_table("corrections") as batch_op:
+        batch_op.create_index(batch_op.f("ix_corrections_record_id"), ["record_id"], unique=False)
     # Existing counters, summed into every ancestor (paths are "/1/4/17/").
     connection = op.get_bind()
     paths = dict(connection.execute(sa.text("SELECT id, path FROM org_units")).all())
@@ -62,4 +91,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("corrections")
     op.drop_table("rollups")
