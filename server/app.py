@@ -8,7 +8,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from . import config, db, errors, limits
-from .api import campaigns, devices, health, orgunits, progress, users
+from .api import campaigns, devices, health, orgunits, progress, review, users
 from .api import sync as sync_api
 from .auth import views as auth_views
 
@@ -20,6 +20,7 @@ API_BLUEPRINTS = (
     devices.blp,
     sync_api.blp,
     progress.blp,
+    review.blp,
 )
 
 

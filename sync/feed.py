@@ -83,14 +83,25 @@ def encode_cursor(epoch: str, seq: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+MAX_CURSOR = 500  # characters; ours are far shorter
+MAX_SEQ = 2**63 - 1  # the feed's BIGINT
+
+
 def decode_cursor(cursor: str) -> tuple[str, int]:
+    if len(cursor) > MAX_CURSOR:
+        raise BadCursor("The cursor cannot be read.")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
         epoch, seq = data["e"], data["s"]
     except (binascii.Error, ValueError, KeyError, TypeError) as exc:
         raise BadCursor("The cursor cannot be read.") from exc
-    if not isinstance(epoch, str) or not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+    if (
+        not isinstance(epoch, str)
+        or not isinstance(seq, int)
+        or isinstance(seq, bool)
+        or not 0 <= seq <= MAX_SEQ
+    ):
         raise BadCursor("The cursor cannot be read.")
     return epoch, seq
 

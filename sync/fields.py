@@ -11,7 +11,7 @@ import re
 from marshmallow import ValidationError, fields, validate
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-CODE_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+CODE_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}\Z")  # \Z: "$" would let a final newline in
 
 
 class Text(fields.String):

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,6 +24,8 @@ HELP_KINDS = ("road_repair", "yard_concrete", "sanitation", "house_repair", "cle
 UNITS = ("m", "m2", "item", "hour")
 PHONE_OWNERS = ("self", "family", "volunteer")
 EVENT_FORMS = ("household_help", "gift")
+MAX_INT32 = 2**31 - 1  # the widest integer column the envelope's numbers are stored in
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class UUIDString(fields.String):
@@ -67,7 +70,10 @@ class StrictSchema(Schema):
 
 class ActivationV1(StrictSchema):
     citizen_id = fields.String(
-        required=True, validate=validate.Regexp(r"^\d{12}$", error="Must be 12 digits.")
+        # ASCII digits to the very end: Python's \d takes any script's digits and $ a final
+        # newline, and either would make a second record for one citizen.
+        required=True,
+        validate=validate.Regexp(r"[0-9]{12}\Z", error="Must be 12 digits."),
     )
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     household_id = UUIDString()
@@ -120,8 +126,19 @@ class Envelope(StrictSchema):
     org_unit = Code(required=True)
     recorded_at = fields.AwareDateTime(required=True, format="iso")
     hlc = fields.String(validate=validate.Length(max=100))
-    base_version = StrictInteger(load_default=0, validate=validate.Range(min=0))
+    base_version = StrictInteger(load_default=0, validate=validate.Range(min=0, max=MAX_INT32))
     data = fields.Dict(required=True)
+
+    @validates("recorded_at")
+    def _recorded_at(self, value, **_):
+        # A time the clock and the day cannot be computed from is an error of this item,
+        # not of the whole batch (negative epoch milliseconds make no clock).
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValidationError("Out of range.") from exc
+        if utc < EPOCH:
+            raise ValidationError("Must not be before 1970-01-01T00:00:00Z.")
 
     @validates("hlc")
     def _hlc(self, value, **_):
@@ -179,3 +196,13 @@ def citizen_hash(citizen_id: str, key: str) -> str:
 
 def mask_citizen_id(citizen_id: str) -> str:
     return "*" * (len(citizen_id) - 3) + citizen_id[-3:]
+
+
+class CorrectionValues(StrictSchema):
+    """What a lead may set on an activation record: its status and its other fields."""
+
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    household_id = UUIDString()
+    household_address = Address()
+    phone_owner = fields.String(validate=validate.OneOf(PHONE_OWNERS))
+    note = Note()

@@ -98,6 +98,22 @@ class Item:
         return self.env["data"]
 
 
+def lock_campaigns(session: Session, campaign_ids: set[int]) -> None:
+    """Serialise writers per campaign on PostgreSQL (SQLite's write lock already does).
+
+    Pushes and a lead's review actions take it; locks are taken in id order, so batches
+    spanning several campaigns cannot deadlock, and no two writers merge into one record from
+    the same stale read.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for campaign_id in sorted(campaign_ids):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:cls, :obj)"),
+            {"cls": LOCK_CLASS, "obj": campaign_id},
+        )
+
+
 def rejected(sid: str | None, errors: dict[str, list[str]]) -> dict:
     return {"id": sid, "status": "rejected", "errors": errors}
 
@@ -217,18 +233,7 @@ class _Push:
         return kept
 
     def _lock(self, campaign_ids: set[int]) -> None:
-        """Serialise pushes per campaign on PostgreSQL (SQLite's write lock already does).
-
-        Locks are taken in id order, so batches spanning several campaigns cannot deadlock,
-        and no two batches merge into one record from the same stale read.
-        """
-        if self.session.get_bind().dialect.name != "postgresql":
-            return
-        for campaign_id in sorted(campaign_ids):
-            self.session.execute(
-                text("SELECT pg_advisory_xact_lock(:cls, :obj)"),
-                {"cls": LOCK_CLASS, "obj": campaign_id},
-            )
+        lock_campaigns(self.session, campaign_ids)
 
     # 3. what is already known -----------------------------------------------------------
 
@@ -422,24 +427,23 @@ class _Push:
         self._load_paths({t.org_unit_id for t in stored_targets.values()})
         for void in voids:
             target = by_id.get(void.data["target"]) or stored_targets.get(void.data["target"])
-            problem = _void_problem(void, target, self.device.scope, self.paths)
+            problem = _void_problem(void, target, self.paths)
             if problem:
                 self.results[void.index] = rejected(void.sid, {"data.target": [problem]})
         batch = [i for i in batch if self.results[i.index] is None]
         voids = [v for v in voids if self.results[v.index] is None]
 
         voided_now = {v.data["target"] for v in voids}
-        pending = (
-            set(
-                self.session.scalars(
-                    select(Submission.void_target).where(
-                        Submission.void_target.in_([e.sid for e in new_events])
-                    )
-                )
-            )
-            if new_events
-            else set()
-        )
+        # Voids that came before their targets: they apply if the target lies in their unit.
+        pending = set()
+        if new_events:
+            rows = self.session.execute(
+                select(Submission.void_target, OrgUnit.path)
+                .join(OrgUnit, OrgUnit.id == Submission.org_unit_id)
+                .where(Submission.void_target.in_([e.sid for e in new_events]))
+            ).all()
+            by_sid = {e.sid: e for e in new_events}
+            pending = {t for t, path in rows if by_sid[t].unit.path.startswith(path)}
         for event in new_events:
             if event.sid in voided_now or event.sid in pending:
                 event.row["voided"] = True
@@ -774,7 +778,12 @@ def _activation_input(item: Item) -> ActivationInput:
     )
 
 
-def _void_problem(void: Item, target, scope: Scope, paths: dict[int, str]) -> str | None:
+def _void_problem(void: Item, target, paths: dict[int, str]) -> str | None:
+    """Why a void cannot apply to its (stored or same-batch) target, if it cannot.
+
+    A void reaches only events within its own org unit's subtree: the same rule whichever
+    arrives first, and always within the device's scope, since the void's unit is.
+    """
     if target is None:
         return None  # kept; the target is void from the moment it arrives
     if isinstance(target, Item):
@@ -785,8 +794,8 @@ def _void_problem(void: Item, target, scope: Scope, paths: dict[int, str]) -> st
         return "A void can only target a household_help or gift submission."
     if campaign_id != void.campaign.id:
         return "The target belongs to another campaign."
-    if not scope.covers_path(paths[unit_id]):
-        return "The target lies outside this device's org units."
+    if not paths[unit_id].startswith(void.unit.path):
+        return "The target lies outside this void's org unit."
     return None
 
 

@@ -14,7 +14,7 @@ from .models import ROLES, User
 from .passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 from .scope import GLOBAL_ROLES, Scope
 
-USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{2,64}$")
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9._-]{2,64}\Z")
 
 
 def get(session: Session, username: str) -> User | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +50,9 @@ class TestDatabase:
         engine = create_engine(normalize_url(self.template_url))
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {', '.join(self.tables)} RESTART IDENTITY CASCADE"))
-            conn.execute(text("UPDATE feed_clock SET seq = 1"))
+            conn.execute(
+                text("UPDATE feed_clock SET seq = 1, epoch = :epoch"), {"epoch": uuid.uuid4().hex}
+            )
         engine.dispose()
         return self.template_url
 
@@ -148,8 +151,12 @@ def engine(db_url):
 
 @pytest.fixture
 def session(engine):
-    """A session of its own, to set data up and to check what the API stored."""
-    with make_session_factory(engine)() as session:
+    """A session of its own, to set data up and to check what the API stored.
+
+    Deferred transactions (no ``BEGIN IMMEDIATE`` on SQLite), so a test that only reads does
+    not hold the write lock against the app; close it between reads to see new commits.
+    """
+    with make_session_factory(engine, write=False)() as session:
         yield session
 
 

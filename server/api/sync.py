@@ -22,12 +22,15 @@ RETRIES = 3
 
 
 class PullQuery(Schema):
-    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
+    cursor = fields.String(load_default=None)  # one it cannot read is 400, whatever its length
     limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
 
 
 def _batch() -> list:
-    body = request.get_json()  # malformed JSON: 400; not JSON at all: 415 before this
+    try:
+        body = request.get_json()  # malformed JSON: 400; not JSON at all: 415 before this
+    except RecursionError as exc:  # nested deeper than the parser goes: malformed for us
+        raise ApiError(400, "The request body is nested too deeply.") from exc
     if not isinstance(body, dict) or not isinstance(body.get("submissions"), list):
         raise ApiError(
             422,

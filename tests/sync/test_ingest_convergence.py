@@ -130,7 +130,13 @@ def _snapshot(session):
             reviews.add(("status", citizens[item.record_id]))
         elif item.kind == "suspected_double":
             reviews.add(("double", item.subject))
-    events = {s.id: s.voided for s in session.scalars(select(Submission))}
+    # Events and whether they are void. Voids themselves are left out: one whose target is
+    # already known and out of its reach is rejected, while one that came first is kept and
+    # never applies; either way it changes nothing.
+    events = {
+        s.id: s.voided
+        for s in session.scalars(select(Submission).where(Submission.form != "void"))
+    }
     households = {h.id: (h.address, h.org_unit_id) for h in session.scalars(select(Household))}
     return counters, records, reviews, events, households
 

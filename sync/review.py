@@ -1,0 +1,207 @@
+"""What a lead does with the review queue: list it, resolve items, correct records.
+
+Every action changes the counters by its deltas in its own transaction, like a push, and is
+written to the audit log; ``verify`` stays clean after each.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import audit, counters, feed
+from .clock import server_clock
+from .errors import Invalid, NotFound
+from .ingest import COUNTED_REVIEWS, event_from_row, lock_campaigns
+from .merge import (
+    activation_contributions,
+    correct,
+    difference,
+    gift_contributions,
+    has_status_conflict,
+)
+from .models import (
+    ActivationRecord,
+    Campaign,
+    Correction,
+    OrgUnit,
+    ReviewItem,
+    Submission,
+    User,
+)
+from .scope import Scope
+from .verify import activation_input, correction_mark
+
+
+def list_items(
+    session: Session, campaign: Campaign, scope: Scope, unit: OrgUnit | None, status: str
+) -> list[dict]:
+    query = (
+        select(ReviewItem, OrgUnit.code)
+        .join(OrgUnit, OrgUnit.id == ReviewItem.org_unit_id)
+        .where(ReviewItem.campaign_id == campaign.id, ReviewItem.status == status, scope.filter())
+        .order_by(ReviewItem.id)
+    )
+    if unit is not None:
+        query = query.where(OrgUnit.path.startswith(unit.path, autoescape=True))
+    return [describe(item, code) for item, code in session.execute(query)]
+
+
+def describe(item: ReviewItem, unit_code: str) -> dict:
+    body = {
+        "id": item.id,
+        "kind": item.kind,
+        "status": item.status,
+        "org_unit": unit_code,
+        "day": item.day.isoformat(),
+        "submissions": item.submissions,
+        "fields": item.fields,
+        "opened_at": item.opened_at.isoformat(),
+    }
+    if item.record_id is not None:
+        body["record_id"] = item.record_id
+    if item.resolution is not None:
+        body["resolution"] = item.resolution
+        body["resolved_at"] = item.resolved_at.isoformat() if item.resolved_at else None
+    return body
+
+
+def _in_scope(session: Session, scope: Scope, unit_id: int) -> bool:
+    return scope.covers_path(session.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id)))
+
+
+def _close(item: ReviewItem, resolution: dict, delta: Counter) -> None:
+    item.status = "resolved"
+    item.resolution = resolution
+    item.resolved_at = datetime.now(UTC)
+    if item.kind in COUNTED_REVIEWS:
+        delta[(item.org_unit_id, "open_conflicts", item.day.isoformat())] -= 1
+
+
+def _publish_record(session: Session, record: ActivationRecord) -> None:
+    path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == record.org_unit_id))
+    feed.publish(session, [feed.Change("activation", str(record.id), path)])
+
+
+def resolve(
+    session: Session,
+    actor: User,
+    item_id: int,
+    *,
+    values: dict[str, Any] | None = None,
+    confirm: bool | None = None,
+    reason: str | None = None,
+) -> ReviewItem:
+    item = session.get(ReviewItem, item_id)
+    scope = Scope.of_user(actor)
+    if item is None or not _in_scope(session, scope, item.org_unit_id):
+        raise NotFound("No such review item.")
+    lock_campaigns(session, {item.campaign_id})
+    session.refresh(item)
+    if item.status != "open":
+        raise Invalid.field("status", "This item is already resolved.")
+    if item.kind == "suspected_double":
+        if confirm is None:
+            raise Invalid.field("confirm", "A suspected double is confirmed or rejected.")
+        _judge_double(session, actor, item, confirm)
+        return item
+    if not values:
+        raise Invalid.field("values", "Give the values that settle this conflict.")
+    correct_record(session, actor, item.record_id, values, reason or "review", item)
+    return item
+
+
+def _judge_double(session: Session, actor: User, item: ReviewItem, confirm: bool) -> None:
+    gift_id = item.subject.removeprefix("gift:")
+    gift = session.get(Submission, gift_id)
+    group_rows = session.scalars(
+        select(Submission).where(
+            Submission.campaign_id == gift.campaign_id,
+            Submission.business_key == gift.business_key,
+            Submission.form == "gift",
+        )
+    ).all()
+    before = gift_contributions([event_from_row(r) for r in group_rows])
+    gift.double_decision = "confirmed" if confirm else "rejected"
+    after = gift_contributions([event_from_row(r) for r in group_rows])
+    delta = difference(after, before)
+    _close(item, {"confirm": confirm, "by": actor.username}, delta)
+    counters.apply(session, item.campaign_id, delta)
+    audit.record(
+        session, actor, "review.double", "submission", gift_id, confirm=confirm, item=item.id
+    )
+
+
+def correct_record(
+    session: Session,
+    actor: User,
+    record_id: int,
+    values: dict[str, Any],
+    reason: str,
+    item: ReviewItem | None = None,
+) -> ActivationRecord:
+    """A lead's correction: may move a status down; fields take the lead's values."""
+    record = session.get(ActivationRecord, record_id)
+    if record is None or not _in_scope(session, Scope.of_user(actor), record.org_unit_id):
+        raise NotFound("No such record.")
+    lock_campaigns(session, {record.campaign_id})
+    session.refresh(record)
+    campaign = session.get(Campaign, record.campaign_id)
+    now = datetime.now(UTC)
+    fields = {k: v for k, v in values.items() if k != "status"}
+    correction = Correction(
+        record_id=record.id,
+        hlc=str(server_clock.now(node="lead")),
+        day=now.astimezone(ZoneInfo(campaign.timezone)).date(),
+        status=values.get("status"),
+        fields=fields,
+        reason=reason,
+        actor_user_id=actor.id,
+        review_item_id=item.id if item else None,
+        at=now,
+    )
+    session.add(correction)
+    session.flush()
+    mark = correction_mark(correction, record.org_unit_id)
+    later = [
+        activation_input(row)
+        for row in session.scalars(
+            select(Submission).where(Submission.record_id == record.id, Submission.hlc > mark[0])
+        )
+    ]
+    before = activation_contributions(record.state)
+    record.state = correct(record.state, correction.status, fields, mark, later)
+    record.version += 1
+    delta = difference(activation_contributions(record.state), before)
+
+    open_items = session.scalars(
+        select(ReviewItem).where(ReviewItem.record_id == record.id, ReviewItem.status == "open")
+    ).all()
+    for open_item in open_items:
+        settled = (
+            open_item is item
+            or (open_item.kind == "status_conflict" and not has_status_conflict(record.state))
+            or (
+                open_item.kind == "field_conflict" and open_item.subject.rsplit(":", 1)[1] in fields
+            )
+        )
+        if settled:
+            _close(open_item, {"correction": correction.id, "by": actor.username}, delta)
+    counters.apply(session, record.campaign_id, delta)
+    _publish_record(session, record)
+    audit.record(
+        session,
+        actor,
+        "record.correct",
+        "activation_record",
+        record.id,
+        values=values,
+        reason=reason,
+        item=item.id if item else None,
+    )
+    return record
