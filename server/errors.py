@@ -107,6 +107,11 @@ def handle_api_error(exc: ApiError) -> Response:
     return problem(exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=exc.headers)
 
 
+def handle_too_deep(exc: RecursionError) -> Response:
+    # Only JSON parsing recurses without bound here: a body nested past the parser's depth.
+    return problem(400, "The request body is nested too deeply.")
+
+
 def handle_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path)
     return problem(500, "An internal error occurred; it has been logged.")
@@ -125,4 +130,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(RecursionError, handle_too_deep)
     app.register_error_handler(Exception, handle_unexpected)
