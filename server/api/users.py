@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 from sync import users
 from sync.fields import Code, Text
 from sync.models import ROLES
+from sync.users import USERNAME_PATTERN
 
 from .. import db
 from ..auth.principal import current, requires
@@ -16,7 +17,13 @@ blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="User
 
 
 class UserIn(Schema):
-    username = Text(required=True, max_length=64)
+    username = Text(
+        required=True,
+        max_length=64,
+        validate=validate.Regexp(
+            USERNAME_PATTERN, error="Must be 2-64 letters, digits, '.', '_' or '-'."
+        ),
+    )
     password = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     org_units = fields.List(Code(), load_default=list, validate=validate.Length(max=100))
