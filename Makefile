@@ -18,7 +18,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/wardsync db upgrade
 	$(BIN)/wardsync demo
-	$(BIN)/wardsync serve --bind $(BIND)
+	WARDSYNC_SESSION_COOKIE_SECURE=0 $(BIN)/wardsync serve --bind $(BIND)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -41,6 +41,9 @@ def load(env: dict[str, str] | None = None, instance: Path | None = None) -> dic
         "RATELIMIT_STORAGE_URI": env.get("WARDSYNC_REDIS_URL") or "memory://",
         "MAX_CONTENT_LENGTH": 5 * MIB,
         "SQL_ECHO": env.get("WARDSYNC_SQL_ECHO") == "1",
+        # The pages' session cookie is Secure unless told otherwise (plain-HTTP demo on
+        # loopback: `make run` sets WARDSYNC_SESSION_COOKIE_SECURE=0).
+        "SESSION_COOKIE_SECURE": env.get("WARDSYNC_SESSION_COOKIE_SECURE", "1") != "0",
     }
 
 

@@ -1,0 +1,324 @@
+"""Pages: log in, progress with drill-down and trend, review queue, follow-ups, devices."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import select
+
+from sync import campaigns, devices, orgunits, review, users
+from sync.errors import DomainError
+from sync.forms import STATUSES
+from sync.merge import status_of, visible_fields
+from sync.metrics import METRICS
+from sync.models import ActivationRecord, Campaign, OrgUnit, TokenFamily, User
+from sync.progress import progress
+from sync.scope import Scope
+
+from .. import db
+from ..auth import refresh
+from .charts import daily_svg
+from .qr import qr_svg
+
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/web",
+)
+PAGE_ROLES = ("admin", "hq", "lead")
+
+
+@bp.before_app_request
+def _load_user() -> None:
+    g.web_user = None
+    family_id, user_id = session.get("fam"), session.get("uid")
+    if not family_id or not user_id:
+        return
+    row = (
+        db.session()
+        .execute(
+            select(User, TokenFamily.revoked_at)
+            .join(TokenFamily, TokenFamily.user_id == User.id)
+            .where(User.id == user_id, TokenFamily.id == family_id)
+        )
+        .first()
+    )
+    if row is None or row.revoked_at is not None or not row.User.is_active:
+        session.clear()
+        return
+    g.web_user = row.User
+    g.web_scope = Scope.of_user(row.User)
+
+
+@bp.before_request
+def _check_csrf() -> None:
+    if request.method == "POST":
+        CSRFProtect().protect()
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(exc):
+    return render_template("message.html", title=_("Form expired"), text=exc.description), 400
+
+
+def page(*roles: str) -> Callable:
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if g.web_user is None:
+                return redirect(url_for("web.login", next=request.full_path))
+            if g.web_user.role not in (roles or PAGE_ROLES):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+@bp.app_context_processor
+def _globals() -> dict:
+    return {"user": g.get("web_user"), "metrics": METRICS}
+
+
+# --- log in / out ---------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        user = users.authenticate(
+            db.session(), request.form.get("username", ""), request.form.get("password", "")
+        )
+        if user is None or user.role not in PAGE_ROLES:
+            error = _("Unknown username or wrong password.")
+        else:
+            rotation = refresh.start_family(
+                db.session(), user.id, current_app.config["REFRESH_TOKEN_TTL"]
+            )
+            db.session().commit()
+            lang = session.get("lang")
+            session.clear()
+            session["uid"], session["fam"] = user.id, rotation.family_id
+            if lang:
+                session["lang"] = lang
+            target = request.args.get("next") or ""
+            return redirect(
+                target
+                if target.startswith("/") and not target.startswith("//")
+                else url_for("web.overview")
+            )
+    return render_template("login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():
+    if session.get("fam"):
+        refresh.revoke_family(db.session(), session["fam"], "logout")
+        db.session().commit()
+    session.clear()
+    return redirect(url_for("web.login"))
+
+
+# --- progress -----------------------------------------------------------------------------
+
+
+def _campaign() -> Campaign:
+    code = request.args.get("campaign")
+    campaign = campaigns.get(db.session(), code) if code else None
+    if campaign is None:
+        campaign = db.session().scalar(
+            select(Campaign).order_by(Campaign.starts_on.desc(), Campaign.code)
+        )
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def _unit() -> OrgUnit:
+    scope: Scope = g.web_scope
+    code = request.args.get("unit")
+    if code:
+        unit = orgunits.get(db.session(), code)
+        if unit is None or not scope.covers(unit):
+            abort(404)
+        return unit
+    roots = orgunits.children(db.session(), None, scope)
+    if not roots:
+        abort(404)
+    return roots[0]
+
+
+@bp.get("/")
+@page()
+def overview():
+    session_ = db.session()
+    campaign, unit = _campaign(), _unit()
+    body = progress(session_, campaign, unit, daily=True)
+    trail = [u for u in orgunits.ancestors(session_, unit) if g.web_scope.covers(u)] + [unit]
+    charts = {
+        metric: daily_svg(body["daily"], metric, label)
+        for metric, label in (
+            ("accounts_activated", _("Accounts activated per day")),
+            ("citizens_reached", _("Citizens reached per day")),
+        )
+    }
+    return render_template(
+        "overview.html",
+        campaign=campaign,
+        unit=unit,
+        body=body,
+        trail=trail,
+        charts=charts,
+        all_campaigns=campaigns.all_campaigns(session_),
+    )
+
+
+# --- review -------------------------------------------------------------------------------
+
+
+@bp.get("/review")
+@page("admin", "lead")
+def review_queue():
+    campaign = _campaign()
+    items = review.list_items(db.session(), campaign, g.web_scope, None, "open")
+    return render_template("review.html", campaign=campaign, items=items, statuses=STATUSES)
+
+
+@bp.post("/review/<int:item_id>")
+@page("admin", "lead")
+def resolve(item_id: int):
+    campaign = _campaign()
+    form = request.form
+    try:
+        if "confirm" in form:
+            review.resolve(db.session(), g.web_user, item_id, confirm=form["confirm"] == "yes")
+        else:
+            values = {form["field"]: form["value"]} if form.get("field") else {}
+            review.resolve(
+                db.session(),
+                g.web_user,
+                item_id,
+                values=values,
+                reason=form.get("reason") or _("Resolved on the review page"),
+            )
+        db.session().commit()
+        flash(_("Resolved."), "ok")
+    except DomainError as exc:
+        db.session().rollback()
+        flash(exc.detail, "error")
+    return redirect(url_for("web.review_queue", campaign=campaign.code))
+
+
+# --- follow-ups ---------------------------------------------------------------------------
+
+
+@bp.get("/follow-ups")
+@page()
+def follow_ups():
+    campaign, unit = _campaign(), _unit()
+    rows = db.session().execute(
+        select(ActivationRecord, OrgUnit.code, OrgUnit.name)
+        .join(OrgUnit, OrgUnit.id == ActivationRecord.org_unit_id)
+        .where(
+            ActivationRecord.campaign_id == campaign.id,
+            OrgUnit.path.startswith(unit.path, autoescape=True),
+        )
+        .order_by(OrgUnit.code, ActivationRecord.id)
+    )
+    people = [
+        {
+            "record": r,
+            "ward": name,
+            "fields": visible_fields(r.state),
+            "first_day": r.state["first"].get("no_smartphone", r.state["origin"])[2],
+        }
+        for r, _code, name in rows
+        if status_of(r.state) == "no_smartphone"
+    ]
+    return render_template("followups.html", campaign=campaign, unit=unit, people=people)
+
+
+# --- devices ------------------------------------------------------------------------------
+
+
+@bp.get("/devices")
+@page("admin", "lead")
+def device_list():
+    return _devices_page()
+
+
+def _devices_page(code: dict | None = None):
+    session_ = db.session()
+    scope: Scope = g.web_scope
+    listed = devices.list_in_scope(session_, scope)
+    owners = {u.id: u.username for u in session_.scalars(select(User))}
+    volunteers = [
+        u
+        for u in session_.scalars(
+            select(User).where(User.role == "volunteer").order_by(User.username)
+        )
+        if scope.contains(Scope.of_units(u.org_units))
+    ]
+    units = [
+        u for u in session_.scalars(select(OrgUnit).where(scope.filter()).order_by(OrgUnit.path))
+    ]
+    return render_template(
+        "devices.html",
+        devices=listed,
+        owners=owners,
+        volunteers=volunteers,
+        units=units,
+        code=code,
+        qr=qr_svg(code["code"]) if code else None,
+    )
+
+
+@bp.post("/devices/<device_id>/revoke")
+@page("admin", "lead")
+def revoke_device(device_id: str):
+    try:
+        devices.revoke(db.session(), g.web_user, device_id)
+        db.session().commit()
+        flash(_("Device revoked: it can no longer sync."), "ok")
+    except DomainError as exc:
+        db.session().rollback()
+        flash(exc.detail, "error")
+    return redirect(url_for("web.device_list"))
+
+
+@bp.post("/devices/codes")
+@page("admin", "lead")
+def create_code():
+    try:
+        code, expires_at = devices.create_code(
+            db.session(),
+            g.web_user,
+            request.form.get("volunteer", ""),
+            request.form.getlist("org_units"),
+        )
+        db.session().commit()
+    except DomainError as exc:
+        db.session().rollback()
+        flash(exc.detail, "error")
+        return redirect(url_for("web.device_list"))
+    # Shown once, in this response only: the code is a credential.
+    return _devices_page({"code": code, "expires_at": expires_at})
