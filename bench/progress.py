@@ -1,0 +1,250 @@
+"""Progress page latency: a ward, a city and the whole country, as submissions grow.
+
+Builds 1,000 wards (country > 10 provinces > 10 cities > 10 wards), loads submissions straight
+into the ``submissions`` table (activations of distinct citizens, household help, gifts with
+distinct keys, so every row's contribution is plain), derives ``counters`` and ``rollups``
+from them with one GROUP BY each (the same numbers the push path keeps by deltas), then times
+``GET /api/v1/progress`` on a real gunicorn server beside the same totals computed by a
+GROUP BY over the raw submissions of the subtree.
+
+Run: ``.venv/bin/python -m bench.progress --backend postgresql --sizes 100000 1000000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import requests
+from sqlalchemy import insert, select, text
+
+from bench.common import fresh_database, percentile, server
+from sync import campaigns, orgunits, users
+from sync.db import make_engine, make_session_factory
+from sync.models import Device, OrgUnit, Submission, TokenFamily, User
+from sync.passwords import hash_password
+
+REQUESTS = 200
+STATUS_METRICS = {
+    "visited": [],
+    "no_smartphone": ["no_smartphone"],
+    "installed": ["accounts_installed"],
+    "activated": ["accounts_installed", "accounts_activated"],
+    "refused": ["refused"],
+}
+
+
+def build_tree(session) -> list[OrgUnit]:
+    orgunits.create(session, "VN", "Việt Nam", None)
+    wards = []
+    for p in range(10):
+        orgunits.create(session, f"P{p}", f"Tỉnh {p}", "VN")
+        for c in range(10):
+            orgunits.create(session, f"P{p}C{c}", f"Thành phố {p}.{c}", f"P{p}")
+            for w in range(10):
+                wards.append(
+                    orgunits.create(session, f"P{p}C{c}W{w}", f"Phường {p}.{c}.{w}", f"P{p}C{c}")
+                )
+    return wards
+
+
+def load_submissions(session, campaign_id, device_id, wards, start, count, rnd) -> None:
+    rows = []
+    day0 = date(2023, 7, 29)
+    for n in range(start, start + count):
+        ward = wards[n % len(wards)]
+        day = day0 + timedelta(days=n % 30)
+        roll = rnd.random()
+        row = {
+            "id": str(uuid.UUID(int=n + 1)),
+            "seq": n + 2,
+            "campaign_id": campaign_id,
+            "org_unit_id": ward.id,
+            "device_id": device_id,
+            "form_version": 1,
+            "recorded_at": datetime(day.year, day.month, day.day, 3, tzinfo=UTC),
+            "day": day,
+            "hlc": f"{n:015d}:000000000:{device_id}",
+            "base_version": 0,
+            "content_hash": f"{n:064d}",
+            "household_id": None,
+            "record_id": None,
+            "business_key": None,
+            "void_target": None,
+            "voided": False,
+            "double_decision": None,
+            "result": {"status": "applied"},
+        }
+        if roll < 0.7:
+            status = rnd.choice(list(STATUS_METRICS))
+            row.update(
+                form="activation", data={"citizen_id": f"*********{n % 1000:03d}", "status": status}
+            )
+        elif roll < 0.85:
+            row.update(
+                form="household_help",
+                household_id=str(uuid.UUID(int=10**12 + n)),
+                data={"kind": "cleanup", "volunteers": 2, "hours": "1.5"},
+            )
+        else:
+            row.update(
+                form="gift",
+                business_key=f"g{n}",
+                data={"gift_kind": "pack", "round": "r", "count": 1, "value_vnd": 500000},
+            )
+        rows.append(row)
+        if len(rows) == 5000:
+            session.execute(insert(Submission.__table__), rows)
+            rows = []
+    if rows:
+        session.execute(insert(Submission.__table__), rows)
+
+
+def derive_counters(session, dialect: str) -> None:
+    """Counters and rollups from the plain rows above, by GROUP BY (see the module docstring)."""
+    status = "json_extract(data, '$.status')" if dialect == "sqlite" else "(data::json->>'status')"
+    session.execute(text("DELETE FROM counters"))
+    session.execute(text("DELETE FROM rollups"))
+    parts = [
+        "SELECT campaign_id, org_unit_id, 'citizens_reached' AS metric, day, COUNT(*) AS v "
+        "FROM submissions WHERE form = 'activation' GROUP BY 1, 2, 3, 4"
+    ]
+    for name, metrics in STATUS_METRICS.items():
+        for metric in metrics:
+            parts.append(
+                f"SELECT campaign_id, org_unit_id, '{metric}', day, COUNT(*) FROM submissions "
+                f"WHERE form = 'activation' AND {status} = '{name}' GROUP BY 1, 2, 3, 4"
+            )
+    for metric, expr, form in (
+        ("help_events", "COUNT(*)", "household_help"),
+        ("households_helped", "COUNT(*)", "household_help"),
+        ("volunteer_hours", "COUNT(*) * 300", "household_help"),
+        ("gifts_delivered", "COUNT(*)", "gift"),
+        ("gift_value_vnd", "COUNT(*) * 500000", "gift"),
+    ):
+        parts.append(
+            f"SELECT campaign_id, org_unit_id, '{metric}', day, {expr} FROM submissions "
+            f"WHERE form = '{form}' GROUP BY 1, 2, 3, 4"
+        )
+    session.execute(
+        text(
+            "INSERT INTO counters (campaign_id, org_unit_id, metric, day, value) "
+            "SELECT campaign_id, org_unit_id, metric, day, SUM(v) FROM ("
+            + " UNION ALL ".join(parts)
+            + ") AS t GROUP BY 1, 2, 3, 4"
+        )
+    )
+    session.execute(
+        text(
+            "INSERT INTO rollups (campaign_id, org_unit_id, metric, day, value) "
+            "SELECT c.campaign_id, a.id, c.metric, c.day, SUM(c.value) FROM counters c "
+            "JOIN org_units o ON o.id = c.org_unit_id "
+            "JOIN org_units a ON o.path LIKE a.path || '%' "
+            "GROUP BY c.campaign_id, a.id, c.metric, c.day"
+        )
+    )
+
+
+def raw_totals_ms(engine, unit_path: str, dialect: str) -> float:
+    status = (
+        "json_extract(s.data, '$.status')" if dialect == "sqlite" else "(s.data::json->>'status')"
+    )
+    query = text(
+        f"SELECT s.form, {status}, COUNT(*) FROM submissions s "
+        "JOIN org_units o ON o.id = s.org_unit_id WHERE o.path LIKE :p GROUP BY 1, 2"
+    )
+    times = []
+    with engine.connect() as conn:
+        for _ in range(5):
+            started = time.perf_counter()
+            conn.execute(query, {"p": unit_path + "%"}).all()
+            times.append(time.perf_counter() - started)
+    return percentile(times, 0.5) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="postgresql")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    args = parser.parse_args()
+    url = fresh_database(args.backend, Path(tempfile.mkdtemp(prefix="wardsync-bench-")))
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        wards = build_tree(session)
+        campaign = campaigns.create(session, "bench", "Bench", date(2023, 7, 29), date(2023, 8, 27))
+        admin = users.create(session, "admin", "admin")
+        family = TokenFamily(id="bench", user_id=admin.id)
+        session.add(family)
+        session.flush()
+        session.add(Device(id="bench-device", user_id=admin.id, family_id="bench", name="bench"))
+        session.commit()
+        campaign_id = campaign.id
+    rnd = random.Random(7)
+    loaded = 0
+    for size in sorted(args.sizes):
+        with factory() as session:
+            load_submissions(
+                session, campaign_id, "bench-device", wards, loaded, size - loaded, rnd
+            )
+            derive_counters(session, args.backend)
+            session.commit()
+        loaded = size
+        with factory() as session:
+            units = {
+                u.code: u
+                for u in session.scalars(
+                    select(OrgUnit).where(OrgUnit.code.in_(["VN", "P3", "P3C4", "P3C4W5"]))
+                )
+            }
+        with server(url, workers=2, threads=2) as base:
+            token = _token(base, url)
+            http = requests.Session()  # keep-alive, as a browser would
+            headers = {"Authorization": f"Bearer {token}"}
+            for label, code in (("ward", "P3C4W5"), ("city", "P3C4"), ("country", "VN")):
+                latencies = []
+                for i in range(REQUESTS + 10):
+                    started = time.perf_counter()
+                    response = requests.get(
+                        base + "/api/v1/progress",
+                        headers=headers,
+                        params={"campaign": "bench", "org_unit": code, "daily": "1"},
+                        timeout=30,
+                    )
+                    if i >= 10:  # warm-up excluded
+                        latencies.append(time.perf_counter() - started)
+                    assert response.status_code == 200, response.text
+                raw = raw_totals_ms(engine, units[code].path, args.backend)
+                print(
+                    f"[{args.backend}] {size:>9,} submissions, {label:<7}: progress p50 "
+                    f"{percentile(latencies, 0.5) * 1000:6.1f} ms, p99 "
+                    f"{percentile(latencies, 0.99) * 1000:6.1f} ms; GROUP BY over raw "
+                    f"submissions {raw:8.1f} ms"
+                )
+    engine.dispose()
+
+
+def _token(base: str, url: str) -> str:
+    """A real admin login against the server (the password is set here)."""
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        user = session.scalar(select(User).where(User.username == "admin"))
+        user.password_hash = hash_password("bench admin password")
+        session.commit()
+    engine.dispose()
+    answer = requests.post(
+        base + "/api/v1/auth/login",
+        json={"username": "admin", "password": "bench admin password"},
+        timeout=30,
+    )
+    return json.loads(answer.text)["access_token"]
+
+
+if __name__ == "__main__":
+    main()
