@@ -211,7 +211,7 @@ def main() -> None:
                 latencies = []
                 for i in range(REQUESTS + 10):
                     started = time.perf_counter()
-                    response = requests.get(
+                    response = http.get(
                         base + "/api/v1/progress",
                         headers=headers,
                         params={"campaign": "bench", "org_unit": code, "daily": "1"},
