@@ -8,7 +8,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from . import config, db, errors, limits, web
-from .api import campaigns, devices, health, orgunits, progress, review, users
+from .api import campaigns, devices, exports, health, orgunits, progress, review, users
 from .api import sync as sync_api
 from .auth import views as auth_views
 
@@ -21,6 +21,7 @@ API_BLUEPRINTS = (
     sync_api.blp,
     progress.blp,
     review.blp,
+    exports.blp,
 )
 
 

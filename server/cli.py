@@ -11,7 +11,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from migrations import api as migrations_api
-from sync import campaigns, users, verify
+from sync import api_keys, campaigns, users, verify
 from sync import demo as demo_data
 from sync.errors import DomainError
 
@@ -99,6 +99,27 @@ def demo() -> None:
         f.write(text)
     click.echo(text, nl=False)
     click.echo(f"(saved in {saved})")
+
+
+@main.group("api-key")
+def api_key_group() -> None:
+    """API keys for export scripts."""
+
+
+@api_key_group.command("create")
+@click.argument("name")
+@click.option("--scope", type=click.Choice(["export"]), required=True)
+@click.option("--org-unit", "org_units", multiple=True, help="Org unit code (repeatable).")
+@with_appcontext
+def api_key_create(name: str, scope: str, org_units: tuple[str, ...]) -> None:
+    """Create an API key and print it (once: only its hash is kept)."""
+    session = db.session()
+    try:
+        key, secret = api_keys.create(session, name, list(org_units), None, scope)
+    except DomainError as exc:
+        raise click.ClickException(_describe(exc)) from exc
+    session.commit()
+    click.echo(f"API key {key.id} ({name}, {scope}): {secret}")
 
 
 @main.command("verify")

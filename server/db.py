@@ -32,6 +32,12 @@ def session() -> Session:
     return g.db_session
 
 
+def open_session(write: bool = False) -> Session:
+    """A session of its own, for work that outlives the request (a streamed export): the
+    caller closes it."""
+    return current_app.extensions["wardsync.sessions"][write]()
+
+
 def _close_session(_exc: BaseException | None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:

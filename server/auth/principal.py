@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from flask import current_app, g, request
 from sqlalchemy import select
 
+from sync import api_keys
 from sync.models import Device, TokenFamily, User
 from sync.scope import Scope
 
@@ -21,14 +22,16 @@ UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="wardsync"'}
 
 @dataclass(frozen=True)
 class Principal:
-    user: User
-    family_id: str
+    user: User | None
+    family_id: str | None
     scope: Scope
     device_id: str | None = None
+    api_key_id: int | None = None
 
     @property
     def role(self) -> str:
-        return self.user.role
+        """The user's role; an export script's API key acts as the role ``api_key``."""
+        return "api_key" if self.api_key_id is not None else self.user.role
 
 
 def unauthorized(detail: str) -> ApiError:
@@ -46,9 +49,17 @@ def bearer_token() -> str:
 def authenticate() -> Principal:
     if "principal" in g:
         return g.principal
+    token = bearer_token()
+    if token.startswith(api_keys.PREFIX):
+        found = api_keys.authenticate(db.session(), token)
+        if found is None:
+            raise unauthorized("The API key is unknown or revoked.")
+        key, scope = found
+        g.principal = Principal(user=None, family_id=None, scope=scope, api_key_id=key.id)
+        return g.principal
     ring = KeyRing.from_config(current_app.config)
     try:
-        claims = ring.verify(bearer_token())
+        claims = ring.verify(token)
         user_id = int(claims["sub"])
     except (InvalidToken, ValueError) as exc:
         raise unauthorized("The token is invalid or expired.") from exc

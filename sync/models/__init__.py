@@ -1,6 +1,6 @@
 """The data model: every table wardsync has, as typed SQLAlchemy 2 models."""
 
-from .accounts import ROLES, RefreshToken, TokenFamily, User, UserOrgUnit
+from .accounts import ROLES, ApiKey, RefreshToken, TokenFamily, User, UserOrgUnit
 from .audit import AuditEntry
 from .base import Base, utcnow
 from .devices import Device, DeviceOrgUnit, EnrollmentCode
@@ -21,6 +21,7 @@ __all__ = [
     "ROLES",
     "DEFAULT_TIMEZONE",
     "ActivationRecord",
+    "ApiKey",
     "AuditEntry",
     "Correction",
     "Counter",

@@ -68,3 +68,21 @@ class RefreshToken(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    """A key for headquarters' scripts: export only, within its org units (all if none).
+
+    Shown once when made; only its SHA-256 is kept.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(16), default="export")
+    key_hash: Mapped[str] = mapped_column(String(64))
+    org_unit_ids: Mapped[str] = mapped_column(String(1000), default="")  # comma-separated
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

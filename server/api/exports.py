@@ -1,0 +1,189 @@
+"""``/api/v1/exports`` for headquarters' scripts, and ``/api/v1/api-keys`` to make their keys."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import xlsxwriter
+from flask import Response, jsonify
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate, validates_schema
+from marshmallow import ValidationError as SchemaError
+
+from sync import api_keys, campaigns, exports, orgunits
+from sync.errors import Forbidden, NotFound
+from sync.fields import Code, Name
+from sync.forms import FORM_NAMES
+
+from .. import db
+from ..auth.principal import current, requires
+from ..errors import ApiError
+
+blp = Blueprint("exports", __name__, url_prefix="/api/v1", description="Exports and API keys")
+READERS = ("admin", "hq", "lead", "api_key")
+MIMETYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "ndjson": "application/x-ndjson",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+class SubmissionsQuery(Schema):
+    campaign = Code(required=True)
+    org_unit = Code(load_default=None)
+    form = fields.String(load_default=None, validate=validate.OneOf(FORM_NAMES))
+    format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "ndjson", "xlsx"]))
+    after = fields.String(load_default=None, validate=validate.Length(max=200))
+
+    @validates_schema
+    def _form_for_csv(self, data, **_):
+        if data["format"] == "csv" and data["form"] is None:
+            raise SchemaError("CSV needs a form.", "form")
+
+
+class UnitQuery(Schema):
+    campaign = Code(required=True)
+    org_unit = Code(required=True)
+    format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
+
+
+class FollowUpQuery(UnitQuery):
+    format = fields.String(load_default="csv", validate=validate.OneOf(["csv"]))
+
+
+class ApiKeyIn(Schema):
+    name = Name(required=True)
+    scope = fields.String(required=True, validate=validate.OneOf(["export"]))
+    org_units = fields.List(Code(), load_default=list, validate=validate.Length(max=100))
+
+
+def _place(query):
+    session = db.session()
+    campaign = campaigns.require(session, query["campaign"])
+    unit = None
+    if query.get("org_unit") is not None:
+        unit = orgunits.get(session, query["org_unit"])
+        if unit is None:
+            raise NotFound(f"No org unit '{query['org_unit']}'.")
+        if not current().scope.covers(unit):
+            raise Forbidden("This org unit lies outside your scope.")
+    return session, campaign, unit
+
+
+def _xlsx(sheets: list[tuple[str, list[str], object]]) -> Response:
+    """Write the workbook row by row (constant memory) to a temporary file, then stream it."""
+    handle, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(handle)
+    workbook = xlsxwriter.Workbook(
+        path,
+        {
+            "constant_memory": True,
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
+    for name, header, rows in sheets:
+        sheet = workbook.add_worksheet(name[:31])
+        sheet.write_row(0, 0, header)
+        for r, row in enumerate(rows, start=1):
+            sheet.write_row(r, 0, ["" if row.get(c) is None else row.get(c) for c in header])
+    workbook.close()
+
+    def chunks():
+        try:
+            with open(path, "rb") as f:
+                while chunk := f.read(65536):
+                    yield chunk
+        finally:
+            os.unlink(path)
+
+    return Response(chunks(), mimetype=MIMETYPES["xlsx"])
+
+
+def _streamed(stream_session, campaign, scope, unit, form, after, last, fmt):
+    """Rows read with a session of the stream's own, closed when the stream ends or the
+    client goes away, so no transaction outlives the response."""
+    try:
+        rows = exports.submissions(stream_session, campaign, scope, unit, form, after, last)
+        if fmt == "csv":
+            yield from exports.csv_lines(exports.columns(form), rows)
+        else:
+            yield from exports.ndjson_lines(rows)
+    finally:
+        stream_session.close()
+
+
+@blp.route("/exports/submissions", methods=["GET"])
+@requires(*READERS)
+@blp.arguments(SubmissionsQuery, location="query")
+def export_submissions(query):
+    session, campaign, unit = _place(query)
+    try:
+        after = exports.decode_cursor(query["after"])
+    except exports.BadCursor as exc:
+        raise ApiError(400, str(exc), errors={"after": [str(exc)]}) from exc
+    last = max(after, exports.upto(session))
+    scope = current().scope
+    forms = [query["form"]] if query["form"] else list(exports.DATA_COLUMNS)
+    if query["format"] == "xlsx":
+        response = _xlsx(
+            [
+                (
+                    f,
+                    exports.columns(f),
+                    exports.submissions(session, campaign, scope, unit, f, after, last),
+                )
+                for f in forms
+            ]
+        )
+    else:
+        body = _streamed(
+            db.open_session(), campaign, scope, unit, query["form"], after, last, query["format"]
+        )
+        response = Response(body, mimetype=MIMETYPES[query["format"]])
+    response.headers["X-Next-Cursor"] = exports.encode_cursor(last)
+    return response
+
+
+@blp.route("/exports/progress", methods=["GET"])
+@requires(*READERS)
+@blp.arguments(UnitQuery, location="query")
+def export_progress(query):
+    session, campaign, unit = _place(query)
+    rows = exports.progress_rows(session, campaign, unit)
+    header = exports.progress_columns()
+    if query["format"] == "xlsx":
+        return _xlsx([("progress", header, rows)])
+    return Response(list(exports.csv_lines(header, rows)), mimetype=MIMETYPES["csv"])
+
+
+@blp.route("/exports/follow-ups", methods=["GET"])
+@requires(*READERS)
+@blp.arguments(FollowUpQuery, location="query")
+def export_follow_ups(query):
+    session, campaign, unit = _place(query)
+    rows = list(exports.follow_ups(session, campaign, unit))  # a ward's list: small
+    return Response(exports.csv_lines(exports.FOLLOW_UP_COLUMNS, rows), mimetype=MIMETYPES["csv"])
+
+
+@blp.route("/api-keys", methods=["POST"])
+@requires("admin")
+@blp.arguments(ApiKeyIn)
+def create_api_key(body):
+    session = db.session()
+    key, secret = api_keys.create(
+        session, body["name"], body["org_units"], current().user, body["scope"]
+    )
+    session.commit()
+    return jsonify(id=key.id, key=secret), 201
+
+
+@blp.route("/api-keys/<int:key_id>", methods=["DELETE"])
+@requires("admin")
+@blp.response(204)
+def revoke_api_key(key_id):
+    session = db.session()
+    api_keys.revoke(session, current().user, key_id)
+    session.commit()

@@ -1,0 +1,235 @@
+"""Exports for headquarters: submissions in commit order (incremental), progress, follow-ups.
+
+Submissions are read with a server-side cursor and written out row by row, so memory stays
+flat however many there are. The cursor of an export is the commit-ordered ``seq`` of the last
+row it could contain, taken before the first row is read: sequence numbers become visible in
+order (see ``feed``), so the next export from it neither skips nor repeats a row.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+from collections.abc import Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .merge import status_of, visible_fields
+from .metrics import METRICS, SCALE
+from .models import ActivationRecord, Campaign, OrgUnit, Rollup, Submission
+from .progress import effective_targets
+from .scope import Scope
+
+COMMON = [
+    "id",
+    "seq",
+    "campaign",
+    "org_unit",
+    "form",
+    "recorded_at",
+    "day",
+    "device_id",
+    "result",
+    "voided",
+    "double_decision",
+]
+DATA_COLUMNS = {
+    "activation": [
+        "citizen_id",
+        "status",
+        "household_id",
+        "household_address",
+        "phone_owner",
+        "note",
+    ],
+    "household_help": [
+        "household_id",
+        "household_address",
+        "kind",
+        "quantity",
+        "unit",
+        "volunteers",
+        "hours",
+        "note",
+    ],
+    "gift": [
+        "household_id",
+        "household_address",
+        "gift_kind",
+        "round",
+        "count",
+        "value_vnd",
+        "donor",
+        "note",
+    ],
+    "void": ["target", "reason"],
+}
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"x": seq}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        seq = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["x"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise BadCursor("The cursor cannot be read.") from exc
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise BadCursor("The cursor cannot be read.")
+    return seq
+
+
+def columns(form: str) -> list[str]:
+    return COMMON + DATA_COLUMNS[form]
+
+
+def upto(session: Session) -> int:
+    """The newest committed sequence number: everything at or below it is visible now."""
+    return session.scalar(select(func.coalesce(func.max(Submission.seq), 0))) or 0
+
+
+def submissions(
+    session: Session,
+    campaign: Campaign,
+    scope: Scope,
+    unit: OrgUnit | None,
+    form: str | None,
+    after: int,
+    last: int,
+) -> Iterator[dict]:
+    query = (
+        select(Submission, OrgUnit.code)
+        .join(OrgUnit, OrgUnit.id == Submission.org_unit_id)
+        .where(
+            Submission.campaign_id == campaign.id,
+            Submission.seq > after,
+            Submission.seq <= last,
+            scope.filter(),
+        )
+        .order_by(Submission.seq)
+        .execution_options(yield_per=1000)
+    )
+    if unit is not None:
+        query = query.where(OrgUnit.path.startswith(unit.path, autoescape=True))
+    if form is not None:
+        query = query.where(Submission.form == form)
+    for row, unit_code in session.execute(query):
+        out = {
+            "id": row.id,
+            "seq": row.seq,
+            "campaign": campaign.code,
+            "org_unit": unit_code,
+            "form": row.form,
+            "recorded_at": row.recorded_at.isoformat(),
+            "day": row.day.isoformat(),
+            "device_id": row.device_id,
+            "result": row.result["status"],
+            "voided": row.voided,
+            "double_decision": row.double_decision,
+        }
+        out.update({k: row.data.get(k) for k in DATA_COLUMNS[row.form]})
+        yield out
+
+
+def csv_lines(header: list[str], rows) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    yield buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(["" if row.get(c) is None else row.get(c) for c in header])
+        yield buffer.getvalue()
+
+
+def ndjson_lines(rows) -> Iterator[str]:
+    for row in rows:
+        yield json.dumps(row, ensure_ascii=False) + "\n"
+
+
+def progress_rows(session: Session, campaign: Campaign, root: OrgUnit) -> list[dict]:
+    """One row per unit of the subtree, the root included: every metric and its target."""
+    units = session.scalars(
+        select(OrgUnit)
+        .where(OrgUnit.path.startswith(root.path, autoescape=True))
+        .order_by(OrgUnit.path)
+    ).all()
+    sums: dict[tuple[int, str], int] = {}
+    for unit_id, metric, value in session.execute(
+        select(Rollup.org_unit_id, Rollup.metric, func.sum(Rollup.value))
+        .join(OrgUnit, OrgUnit.id == Rollup.org_unit_id)
+        .where(
+            Rollup.campaign_id == campaign.id, OrgUnit.path.startswith(root.path, autoescape=True)
+        )
+        .group_by(Rollup.org_unit_id, Rollup.metric)
+    ):
+        sums[(unit_id, metric)] = int(value)
+    targets = effective_targets(session, campaign, root)
+    rows = []
+    for unit in units:
+        row = {"org_unit": unit.code, "name": unit.name, "depth": unit.depth}
+        for metric in METRICS:
+            raw = sums.get((unit.id, metric), 0)
+            row[metric] = raw / SCALE[metric] if metric in SCALE else raw
+            row[f"{metric}_target"] = targets.get((unit.id, metric))
+        rows.append(row)
+    return rows
+
+
+def progress_columns() -> list[str]:
+    cols = ["org_unit", "name", "depth"]
+    for metric in METRICS:
+        cols += [metric, f"{metric}_target"]
+    return cols
+
+
+FOLLOW_UP_COLUMNS = [
+    "record_id",
+    "citizen_id",
+    "org_unit",
+    "household_id",
+    "household_address",
+    "phone_owner",
+    "note",
+    "since",
+]
+
+
+def follow_ups(session: Session, campaign: Campaign, root: OrgUnit) -> Iterator[dict]:
+    query = (
+        select(ActivationRecord, OrgUnit.code)
+        .join(OrgUnit, OrgUnit.id == ActivationRecord.org_unit_id)
+        .where(
+            ActivationRecord.campaign_id == campaign.id,
+            OrgUnit.path.startswith(root.path, autoescape=True),
+        )
+        .order_by(OrgUnit.code, ActivationRecord.id)
+        .execution_options(yield_per=1000)
+    )
+    for record, code in session.execute(query):
+        if status_of(record.state) != "no_smartphone":
+            continue
+        fields = visible_fields(record.state)
+        since = record.state["first"].get("no_smartphone", record.state["origin"])[2]
+        yield {
+            "record_id": record.id,
+            "citizen_id": record.citizen_masked,
+            "org_unit": code,
+            "household_id": fields.get("household_id"),
+            "household_address": fields.get("household_address"),
+            "phone_owner": fields.get("phone_owner"),
+            "note": fields.get("note"),
+            "since": since,
+        }
