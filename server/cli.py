@@ -85,6 +85,7 @@ def demo() -> None:
         click.echo("The demo is already loaded; its data is kept.")
         if saved.exists():
             click.echo(saved.read_text(), nl=False)
+        _print_enrolment_codes(session)
         return
     made = demo_data.load(session)
     session.commit()
@@ -99,6 +100,16 @@ def demo() -> None:
         f.write(text)
     click.echo(text, nl=False)
     click.echo(f"(saved in {saved})")
+    _print_enrolment_codes(session)
+
+
+def _print_enrolment_codes(session) -> None:
+    codes = demo_data.enrolment_codes(session)
+    session.commit()
+    click.echo("Enrolment codes for the volunteers' phones (one use each, valid 24 h):")
+    for username, ward, code in codes:
+        click.echo(f"* {username:<10} {ward:<16} {code}")
+    click.echo("Enrol a phone: wardsync-client enroll --server http://127.0.0.1:8000 --code <code>")
 
 
 @main.group("api-key")

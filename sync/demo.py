@@ -11,9 +11,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import campaigns, orgunits, users
+from . import campaigns, devices, orgunits, users
+from .models import User
 
 PROVINCE = ("BD", "Tỉnh Bình Dương")
 CITY = ("BD-TA", "Thành phố Thuận An")
@@ -83,3 +85,16 @@ def load(session: Session) -> list[Credential]:
     for i, username in enumerate(VOLUNTEERS):
         make(username, "volunteer", (WARDS[i % len(WARDS)][0],))
     return made
+
+
+def enrolment_codes(session: Session) -> list[tuple[str, str, str]]:
+    """A fresh one-use enrolment code per demo volunteer, issued by the demo admin: codes are
+    spent by enrolling and expire in a day, so every run of the demo prints new ones.
+    Returns (volunteer, ward, code)."""
+    admin = session.scalar(select(User).where(User.username == "admin"))
+    issued = []
+    for i, username in enumerate(VOLUNTEERS):
+        ward = WARDS[i % len(WARDS)][0]
+        code, _ = devices.create_code(session, admin, username, [ward])
+        issued.append((username, ward, code))
+    return issued

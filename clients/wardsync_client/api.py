@@ -23,10 +23,18 @@ class ApiError(Exception):
         self.problem = problem
 
 
+class AuthError(ApiError):
+    """The token (or API key) is refused: the device must enrol again, or the key is revoked."""
+
+
+class Unreachable(ApiError):
+    """No answer after every retry: try again later; nothing was lost."""
+
+
 @dataclass
 class Tokens:
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = None  # None for an API key, which never refreshes
     device_id: str | None = None
 
 
@@ -77,11 +85,19 @@ class Connection:
         params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
         return self._request("GET", "/api/v1/sync/pull", params=params)
 
+    def stream(self, path: str, params: dict) -> requests.Response:
+        """A GET whose body is read as it arrives (exports); the caller closes it."""
+        return self._send("GET", path, params=params, stream=True)
+
     # -- plumbing ------------------------------------------------------------------------
 
-    def _request(
+    def _request(self, method: str, path: str, *, auth: bool = True, **kwargs) -> dict:
+        response = self._send(method, path, auth=auth, **kwargs)
+        return response.json() if response.content else {}
+
+    def _send(
         self, method: str, path: str, *, auth: bool = True, refreshed: bool = False, **kwargs
-    ) -> dict:
+    ) -> requests.Response:
         for attempt in range(self.attempts):
             headers = {}
             if auth and self.tokens:
@@ -91,18 +107,32 @@ class Connection:
                     method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
                 )
             except (requests.ConnectionError, requests.Timeout):
-                self._sleep(attempt, None)
+                if attempt < self.attempts - 1:
+                    self._sleep(attempt, None)
                 continue
             if response.status_code in TRANSIENT_STATUS and attempt < self.attempts - 1:
+                response.close()
                 self._sleep(attempt, response.headers.get("Retry-After"))
                 continue
-            if response.status_code == 401 and auth and not refreshed and self.tokens:
+            if (
+                response.status_code == 401
+                and auth
+                and not refreshed
+                and self.tokens
+                and self.tokens.refresh_token
+            ):
+                response.close()
                 self._refresh()
-                return self._request(method, path, auth=auth, refreshed=True, **kwargs)
+                return self._send(method, path, auth=auth, refreshed=True, **kwargs)
             if response.status_code >= 400:
-                raise ApiError(response.status_code, _problem(response))
-            return response.json() if response.content else {}
-        raise ApiError(0, {"detail": f"{method} {path}: no answer after {self.attempts} attempts"})
+                error_class = ApiError
+                if response.status_code in (401, 403):
+                    error_class = AuthError
+                elif response.status_code in TRANSIENT_STATUS:
+                    error_class = Unreachable
+                raise error_class(response.status_code, _problem(response))
+            return response
+        raise Unreachable(0, {"detail": f"{method} {path}: no answer after {self.attempts} tries"})
 
     def _refresh(self) -> None:
         body = self._request(
@@ -111,7 +141,10 @@ class Connection:
             json={"refresh_token": self.tokens.refresh_token},
             auth=False,
         )
-        self.tokens = Tokens(body["access_token"], body["refresh_token"], self.tokens.device_id)
+        try:
+            self.tokens = Tokens(body["access_token"], body["refresh_token"], self.tokens.device_id)
+        except (KeyError, TypeError) as exc:
+            raise AuthError(0, {"detail": "the refresh answer holds no tokens"}) from exc
         if self.on_tokens:
             self.on_tokens(self.tokens)
 

@@ -84,6 +84,15 @@ def test_demo_loads_once_and_its_credentials_log_in(db_url, instance_dir, client
         json={"username": "lead-laithieu", "password": credentials["lead-laithieu"]},
     )
     assert login.status_code == 200
+    codes = [
+        [line.split()[1:] for line in run.stdout.splitlines() if line.startswith("* ")]
+        for run in (first, second)
+    ]
+    assert len(codes[0]) == len(codes[1]) == 6 and codes[0] != codes[1]  # fresh on every run
+    volunteer, ward, code = codes[1][0]
+    assert (volunteer, ward) == ("tnv-an", "TA-LAITHIEU")
+    enrolled = client.post("/api/v1/devices/enroll", json={"code": code, "name": "phone"})
+    assert enrolled.status_code == 201
     city = session.scalar(select(OrgUnit).where(OrgUnit.code == "BD-TA"))
     wards = session.scalars(select(OrgUnit.name).where(OrgUnit.parent_id == city.id)).all()
     assert len(wards) == 10 and "Phường Lái Thiêu" in wards and "Xã An Sơn" in wards
