@@ -2,7 +2,7 @@
 exports. It talks to a wardsync server over HTTP only."""
 
 from .api import ApiError, AuthError, Connection, Tokens, Unreachable
-from .exports import IncrementalExport
+from .exports import ExportStateError, IncrementalExport
 from .outbox import DeviceStore
 from .sync import SyncReport, connect, enroll, pull, push, sync_device
 
@@ -10,6 +10,7 @@ __all__ = [
     "ApiError",
     "AuthError",
     "Connection",
+    "ExportStateError",
     "DeviceStore",
     "IncrementalExport",
     "SyncReport",

@@ -56,6 +56,7 @@ class IncrementalExport:
         self.format = self.query.setdefault("format", "csv")
         if self.format not in EXTENSIONS:
             raise ValueError(f"format must be one of {', '.join(EXTENSIONS)}")
+        self._load()  # a state file of another export is refused before anything is fetched
 
     # -- the state file ------------------------------------------------------------------
 
