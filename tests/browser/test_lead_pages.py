@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
-import requests
+from live_kit import ServerProcess
 
 from sync import users
 
@@ -24,51 +20,21 @@ POST_WITHOUT_TOKEN = """async (url) => (await fetch(url, {
     method: 'POST', body: new URLSearchParams({confirm: 'yes'})})).status"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_server(db_url, tmp_path):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "WARDSYNC_DATABASE_URL": db_url,
-        "WARDSYNC_SECRET_KEY": "browser-test-secret-0123456789-0123456789-0123456789",
-        "WARDSYNC_INSTANCE_PATH": str(tmp_path / "server-instance"),
-        "WARDSYNC_SESSION_COOKIE_SECURE": "0",
-    }
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("wardsync")),
-            "serve",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    server = ServerProcess(
+        {
+            "WARDSYNC_DATABASE_URL": db_url,
+            "WARDSYNC_SECRET_KEY": "browser-test-secret-0123456789-0123456789-0123456789",
+            "WARDSYNC_INSTANCE_PATH": str(tmp_path / "server-instance"),
+            "WARDSYNC_SESSION_COOKIE_SECURE": "0",
+        },
+        tmp_path / "server.log",
+        workers=1,
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if requests.get(base + "/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the server did not start: " + (tmp_path / "server.log").read_text())
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    server.start()
+    yield server.base
+    server.stop()
 
 
 @pytest.fixture(scope="session")
