@@ -54,7 +54,10 @@ def build_tree(session) -> list[OrgUnit]:
     return wards
 
 
-def load_submissions(session, campaign_id, device_id, wards, start, count, rnd) -> None:
+def load_submissions(
+    session, campaign_id, device_id, wards, start, count, rnd, shares=(0.7, 0.85)
+) -> None:
+    """``shares``: the cumulative shares of activations and household help; the rest gifts."""
     rows = []
     day0 = date(2023, 7, 29)
     for n in range(start, start + count):
@@ -81,12 +84,12 @@ def load_submissions(session, campaign_id, device_id, wards, start, count, rnd) 
             "double_decision": None,
             "result": {"status": "applied"},
         }
-        if roll < 0.7:
+        if roll < shares[0]:
             status = rnd.choice(list(STATUS_METRICS))
             row.update(
                 form="activation", data={"citizen_id": f"*********{n % 1000:03d}", "status": status}
             )
-        elif roll < 0.85:
+        elif roll < shares[1]:
             row.update(
                 form="household_help",
                 household_id=str(uuid.UUID(int=10**12 + n)),
