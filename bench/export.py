@@ -20,17 +20,15 @@ import random
 import tempfile
 import threading
 import time
-from datetime import date
 from pathlib import Path
 
 import requests
 from sqlalchemy import text
 
 from bench.common import fresh_database, server
-from bench.progress import build_tree, load_submissions
-from sync import api_keys, campaigns, users
+from bench.progress import build_campaign, load_submissions
+from sync import api_keys
 from sync.db import make_engine, make_session_factory
-from sync.models import Device, TokenFamily
 
 AIM_SECONDS, AIM_MB = 10, 150
 COLUMNS = """s.id, s.seq, 'bench', o.code, s.form, s.recorded_at, s.day, s.device_id, {status},
@@ -42,15 +40,9 @@ def load(url: str, rows: int) -> str:
     engine = make_engine(url)
     factory = make_session_factory(engine)
     with factory() as session:
-        wards = build_tree(session)
-        campaign = campaigns.create(session, "bench", "Bench", date(2023, 7, 29), date(2023, 8, 27))
-        admin = users.create(session, "admin", "admin")
-        session.add(TokenFamily(id="bench", user_id=admin.id))
-        session.flush()
-        session.add(Device(id="bench-device", user_id=admin.id, family_id="bench", name="bench"))
+        wards, campaign_id = build_campaign(session)
         _, key = api_keys.create(session, "bench export", [])
         session.commit()
-        campaign_id = campaign.id
     rnd = random.Random(7)
     step = 100_000
     for start in range(0, rows, step):

@@ -54,6 +54,17 @@ def build_tree(session) -> list[OrgUnit]:
     return wards
 
 
+def build_campaign(session) -> tuple[list[OrgUnit], int]:
+    """The 1,000 wards, campaign ``bench``, an admin and the device the rows are loaded as."""
+    wards = build_tree(session)
+    campaign = campaigns.create(session, "bench", "Bench", date(2023, 7, 29), date(2023, 8, 27))
+    admin = users.create(session, "admin", "admin")
+    session.add(TokenFamily(id="bench", user_id=admin.id))
+    session.flush()
+    session.add(Device(id="bench-device", user_id=admin.id, family_id="bench", name="bench"))
+    return wards, campaign.id
+
+
 def load_submissions(
     session, campaign_id, device_id, wards, start, count, rnd, shares=(0.7, 0.85)
 ) -> None:
@@ -180,15 +191,8 @@ def main() -> None:
     engine = make_engine(url)
     factory = make_session_factory(engine)
     with factory() as session:
-        wards = build_tree(session)
-        campaign = campaigns.create(session, "bench", "Bench", date(2023, 7, 29), date(2023, 8, 27))
-        admin = users.create(session, "admin", "admin")
-        family = TokenFamily(id="bench", user_id=admin.id)
-        session.add(family)
-        session.flush()
-        session.add(Device(id="bench-device", user_id=admin.id, family_id="bench", name="bench"))
+        wards, campaign_id = build_campaign(session)
         session.commit()
-        campaign_id = campaign.id
     rnd = random.Random(7)
     loaded = 0
     for size in sorted(args.sizes):
