@@ -25,6 +25,8 @@ from server.limits import limiter
 from sync.db import make_engine, make_session_factory, normalize_url
 from sync.models import Base
 
+pytest_plugins = ["live_kit"]  # a real server process, and a proxy that loses answers
+
 PG_ADMIN_URL = os.environ.get(
     "WARDSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

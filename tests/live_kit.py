@@ -2,6 +2,7 @@
 loses responses the way a phone's network does: after the server has committed and answered.
 
 Nothing here imitates the server or the client: the proxy only relays (or drops) bytes.
+Loaded as a pytest plugin by the root conftest, so its fixtures serve every test folder.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 WARDSYNC = str(Path(sys.executable).with_name("wardsync"))
@@ -157,3 +159,30 @@ def _shut(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
     sock.close()
+
+
+@pytest.fixture
+def server_env(app, db_url, tmp_path) -> dict[str, str]:
+    """The environment the server (and the ``wardsync`` command) runs with: the test's
+    database and the test app's secret."""
+    return {
+        "WARDSYNC_DATABASE_URL": db_url,
+        "WARDSYNC_SECRET_KEY": app.config["SECRET_KEY"],
+        "WARDSYNC_INSTANCE_PATH": str(tmp_path / "server-instance"),
+        "WARDSYNC_THREADS": "4",
+    }
+
+
+@pytest.fixture
+def live_server(server_env, tmp_path):
+    server = ServerProcess(server_env, tmp_path / "server.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def proxy(live_server):
+    chaos = ChaosProxy(live_server.port)
+    yield chaos
+    chaos.close()
