@@ -100,31 +100,10 @@ def upto(session: Session) -> int:
     return session.scalar(select(func.coalesce(func.max(Submission.seq), 0))) or 0
 
 
-def submissions(
-    session: Session,
-    campaign: Campaign,
-    scope: Scope,
-    unit: OrgUnit | None,
-    form: str | None,
-    after: int,
-    last: int,
-) -> Iterator[dict]:
-    # Plain columns, not ORM objects, and the status picked out by the database: this loop
-    # runs once per exported row, a million times for a big campaign.
+def rows_query(columns, campaign, scope, unit, form, after, last):
+    """The submissions an export holds, in commit order, as the given columns."""
     query = (
-        select(
-            Submission.id,
-            Submission.seq,
-            OrgUnit.code,
-            Submission.form,
-            Submission.recorded_at,
-            Submission.day,
-            Submission.device_id,
-            Submission.result["status"].as_string(),
-            Submission.voided,
-            Submission.double_decision,
-            Submission.data,
-        )
+        select(*columns)
         .join(OrgUnit, OrgUnit.id == Submission.org_unit_id)
         .where(
             Submission.campaign_id == campaign.id,
@@ -139,6 +118,34 @@ def submissions(
         query = query.where(OrgUnit.path.startswith(unit.path, autoescape=True))
     if form is not None:
         query = query.where(Submission.form == form)
+    return query
+
+
+def submissions(
+    session: Session,
+    campaign: Campaign,
+    scope: Scope,
+    unit: OrgUnit | None,
+    form: str | None,
+    after: int,
+    last: int,
+) -> Iterator[dict]:
+    # Plain columns, not ORM objects, and the status picked out by the database: this loop
+    # runs once per exported row, a million times for a big campaign.
+    columns = (
+        Submission.id,
+        Submission.seq,
+        OrgUnit.code,
+        Submission.form,
+        Submission.recorded_at,
+        Submission.day,
+        Submission.device_id,
+        Submission.result["status"].as_string(),
+        Submission.voided,
+        Submission.double_decision,
+        Submission.data,
+    )
+    query = rows_query(columns, campaign, scope, unit, form, after, last)
     code = campaign.code
     for sid, seq, unit_code, row_form, at, day, device, status, voided, decision, data in (
         session.connection().execute(query)  # Core rows: no ORM bookkeeping per row

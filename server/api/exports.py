@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from sync import api_keys, campaigns, exports, orgunits
+from sync import api_keys, campaigns, export_copy, exports, orgunits
 from sync.errors import Forbidden, NotFound
 from sync.fields import Code, Name
 from sync.forms import FORM_NAMES
@@ -106,11 +106,14 @@ def _streamed(stream_session, campaign, scope, unit, form, after, last, fmt):
     """Rows read with a session of the stream's own, closed when the stream ends or the
     client goes away, so no transaction outlives the response."""
     try:
-        rows = exports.submissions(stream_session, campaign, scope, unit, form, after, last)
-        if fmt == "csv":
-            yield from exports.csv_lines(exports.columns(form), rows)
+        place = (stream_session, campaign, scope, unit, form, after, last)
+        if fmt == "csv" and stream_session.get_bind().dialect.name == "postgresql":
+            yield from exports.csv_lines(exports.columns(form), [])  # the header
+            yield from export_copy.copy_csv(*place)
+        elif fmt == "csv":
+            yield from exports.csv_lines(exports.columns(form), exports.submissions(*place))
         else:
-            yield from exports.ndjson_lines(rows)
+            yield from exports.ndjson_lines(exports.submissions(*place))
     finally:
         stream_session.close()
 
