@@ -31,12 +31,27 @@ from sync import api_keys
 from sync.db import make_engine, make_session_factory
 
 AIM_SECONDS, AIM_MB = 10, 150
-COLUMNS = """s.id, s.seq, 'bench', o.code, s.form, s.recorded_at, s.day, s.device_id, {status},
-    s.voided, s.double_decision, {citizen}, {ladder}, NULL, NULL, NULL, NULL"""
+# What a volunteer fills in beside the citizen id and status: the export writes it all.
+VISIT = {
+    "household_id": "5f0c2a8e-1b7d-4c3e-9a6f-2d8b7e4c1a90",
+    "household_address": "Tổ 7, khu phố Bình Đức 2, phường Lái Thiêu",
+    "phone_owner": "family",
+    "note": 'Con trai cài giúp, hẹn quay lại "tuần sau"',
+}
+DATA = ("citizen_id", "status", "household_id", "household_address", "phone_owner", "note")
+
+
+def columns(field) -> str:
+    """The export's columns, with ``field(column, key)`` reading a JSON value as text."""
+    data = ", ".join(field("s.data", key) for key in DATA)
+    return (
+        "s.id, s.seq, 'bench', o.code, s.form, s.recorded_at, s.day, s.device_id, "
+        f"{field('s.result', 'status')}, s.voided, s.double_decision, {data}"
+    )
 
 
 def load(url: str, rows: int) -> str:
-    """The rows, all activations; returns an export API key."""
+    """The rows, all activations with every field filled in; returns an export API key."""
     engine = make_engine(url)
     factory = make_session_factory(engine)
     with factory() as session:
@@ -56,6 +71,7 @@ def load(url: str, rows: int) -> str:
                 min(step, rows - start),
                 rnd,
                 shares=(1.0, 1.0),
+                extra=VISIT,
             )
             session.commit()
     engine.dispose()
@@ -120,7 +136,7 @@ def download(base: str, key: str) -> dict:
             if first_byte is None:
                 first_byte = time.perf_counter() - started
             size += len(chunk)
-            lines += chunk.count(b"\n")  # no field here holds a newline
+            lines += chunk.count(b"\n")  # no value here holds a line break
     seconds = time.perf_counter() - started
     watch.done.set()
     watch.join()
@@ -142,11 +158,7 @@ def baseline(url: str, backend: str) -> dict:
     if backend == "postgresql":
         import psycopg
 
-        select = COLUMNS.format(
-            status="s.result->>'status'",
-            citizen="s.data->>'citizen_id'",
-            ladder="s.data->>'status'",
-        )
+        select = columns(lambda column, key: f"{column}->>'{key}'")
         query = (
             f"COPY (SELECT {select} FROM submissions s JOIN org_units o ON o.id = s.org_unit_id "
             "WHERE s.form = 'activation' ORDER BY s.seq) TO STDOUT WITH (FORMAT csv, HEADER)"
@@ -158,11 +170,7 @@ def baseline(url: str, backend: str) -> dict:
     else:
         import sqlite3
 
-        select = COLUMNS.format(
-            status="json_extract(s.result, '$.status')",
-            citizen="json_extract(s.data, '$.citizen_id')",
-            ladder="json_extract(s.data, '$.status')",
-        )
+        select = columns(lambda column, key: f"json_extract({column}, '$.{key}')")
         conn = sqlite3.connect(url.removeprefix("sqlite:///"))
         sink = io.StringIO()
         writer = csv.writer(sink)

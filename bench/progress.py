@@ -66,9 +66,10 @@ def build_campaign(session) -> tuple[list[OrgUnit], int]:
 
 
 def load_submissions(
-    session, campaign_id, device_id, wards, start, count, rnd, shares=(0.7, 0.85)
+    session, campaign_id, device_id, wards, start, count, rnd, shares=(0.7, 0.85), extra=None
 ) -> None:
-    """``shares``: the cumulative shares of activations and household help; the rest gifts."""
+    """``shares``: the cumulative shares of activations and household help; the rest gifts.
+    ``extra``: more fields for each activation's data."""
     rows = []
     day0 = date(2023, 7, 29)
     for n in range(start, start + count):
@@ -98,7 +99,8 @@ def load_submissions(
         if roll < shares[0]:
             status = rnd.choice(list(STATUS_METRICS))
             row.update(
-                form="activation", data={"citizen_id": f"*********{n % 1000:03d}", "status": status}
+                form="activation",
+                data={"citizen_id": f"*********{n % 1000:03d}", "status": status, **(extra or {})},
             )
         elif roll < shares[1]:
             row.update(
