@@ -65,13 +65,16 @@ def test_the_export_csv_is_the_python_writers_csv_byte_for_byte(
     }
     assert phone.push([void]).status_code == 200
 
-    response = client.get(
-        "/api/v1/exports/submissions",
-        query_string={"campaign": "camp", "form": "household_help", "format": "csv"},
-        headers=world.headers("hq"),
-    )
-    served = response.get_data()
-    response.close()
+    def served(who: str, **query) -> str:
+        response = client.get(
+            "/api/v1/exports/submissions",
+            query_string={"campaign": "camp", "form": "household_help", "format": "csv", **query},
+            headers=world.headers(who),
+        )
+        assert response.status_code == 200
+        body = response.get_data(as_text=True)
+        response.close()
+        return body
 
     with Session(engine) as session:
         campaign = session.scalar(select(Campaign))
@@ -79,7 +82,10 @@ def test_the_export_csv_is_the_python_writers_csv_byte_for_byte(
             session, campaign, Scope(everything=True), None, "household_help", 0, 10**9
         )
         expected = "".join(exports.csv_lines(exports.columns("household_help"), rows))
-    assert served.decode() == expected
+    # Everything (hq), a subtree (org_unit) within a lead's scope, and a scope with nothing.
+    assert served("hq") == expected
+    assert served("lead-c1", org_unit="C1") == expected
+    assert served("lead-c1", org_unit="W2") == expected.split("\r\n")[0] + "\r\n"
     assert expected.count("\r\n") >= 41 and ",True," in expected  # the void shows
 
 
