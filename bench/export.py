@@ -158,9 +158,14 @@ def baseline(url: str, backend: str) -> dict:
     if backend == "postgresql":
         import psycopg
 
-        select = columns(lambda column, key: f"{column}->>'{key}'")
+        # The JSON parsed once per row, as the export does.
+        select = columns(
+            lambda column, key: f"d.{key}" if column == "s.data" else f"{column}->>'{key}'"
+        )
+        record = ", ".join(f"{key} text" for key in DATA)
         query = (
-            f"COPY (SELECT {select} FROM submissions s JOIN org_units o ON o.id = s.org_unit_id "
+            f"COPY (SELECT {select} FROM submissions s JOIN org_units o ON o.id = s.org_unit_id, "
+            f"json_to_record(s.data) AS d({record}) "
             "WHERE s.form = 'activation' ORDER BY s.seq) TO STDOUT WITH (FORMAT csv, HEADER)"
         )
         dsn = url.replace("postgresql+psycopg://", "postgresql://")
