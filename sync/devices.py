@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import audit, orgunits
+from . import audit, orgunits, users
 from .errors import Forbidden, Invalid, NotFound
-from .models import Device, EnrollmentCode, OrgUnit, TokenFamily, User, utcnow
+from .models import Device, EnrollmentCode, OrgUnit, User, utcnow
 from .scope import Scope
 
 CODE_TTL = timedelta(hours=24)
@@ -119,14 +119,8 @@ def revoke(session: Session, actor: User, device_id: str) -> Device:
     if device is None or not all(scope.covers(u) for u in device.org_units):
         raise NotFound("No such device.")
     if device.revoked_at is None:
-        now = utcnow()
-        device.revoked_at = now
-        session.execute(
-            update(TokenFamily)
-            .where(TokenFamily.id == device.family_id, TokenFamily.revoked_at.is_(None))
-            .values(revoked_at=now, revoked_reason="device_revoked")
-            .execution_options(synchronize_session=False)
-        )
+        device.revoked_at = utcnow()
+        users.revoke_family(session, device.family_id, "device_revoked")
         audit.record(session, actor, "device.revoke", "device", device_id)
     return device
 

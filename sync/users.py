@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import audit, orgunits
 from .errors import Conflict, Forbidden, Invalid
-from .models import ROLES, User
+from .models import ROLES, TokenFamily, User, utcnow
 from .passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 from .scope import GLOBAL_ROLES, Scope
 
@@ -75,3 +75,14 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+def revoke_family(session: Session, family_id: str, reason: str) -> None:
+    """End a login or a device's session everywhere: its refresh tokens stop working, and
+    its access tokens at their next check."""
+    session.execute(
+        update(TokenFamily)
+        .where(TokenFamily.id == family_id, TokenFamily.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )

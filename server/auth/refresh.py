@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sync.models import RefreshToken, TokenFamily, utcnow
+from sync.users import revoke_family
 
 
 class RefreshRejected(Exception):
@@ -85,12 +86,3 @@ def rotate(session: Session, token: str, ttl: int) -> Rotation:
         session.commit()
         raise RefreshRejected("refresh token reused: the session is revoked")
     return Rotation(family.user_id, family.id, _new_token(session, family.id, ttl))
-
-
-def revoke_family(session: Session, family_id: str, reason: str) -> None:
-    session.execute(
-        update(TokenFamily)
-        .where(TokenFamily.id == family_id, TokenFamily.revoked_at.is_(None))
-        .values(revoked_at=utcnow(), revoked_reason=reason)
-        .execution_options(synchronize_session=False)
-    )

@@ -132,7 +132,7 @@ def login():
 @bp.post("/logout")
 def logout():
     if session.get("fam"):
-        refresh.revoke_family(db.session(), session["fam"], "logout")
+        users.revoke_family(db.session(), session["fam"], "logout")
         db.session().commit()
     session.clear()
     return redirect(url_for("web.login"))
