@@ -95,9 +95,12 @@ def columns(form: str) -> list[str]:
     return COMMON + DATA_COLUMNS[form]
 
 
-def upto(session: Session) -> int:
-    """The newest committed sequence number: everything at or below it is visible now."""
-    return session.scalar(select(func.coalesce(func.max(Submission.seq), 0))) or 0
+def upto(session: Session, campaign: Campaign) -> int:
+    """The campaign's newest committed sequence number: everything of the campaign at or below
+    it is visible now (sequence numbers become visible in order). Per campaign, so the
+    ``(campaign_id, seq)`` index answers at once however large the table grows."""
+    query = select(func.max(Submission.seq)).where(Submission.campaign_id == campaign.id)
+    return session.scalar(query) or 0
 
 
 def rows_query(columns, campaign, scope, unit, form, after, last):
