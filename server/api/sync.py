@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sync import feed, ingest
 from sync.pull import pull as pull_changes
 
-from .. import db
+from .. import db, gate
 from ..auth.principal import current, requires
 from ..errors import ApiError
 
@@ -47,6 +47,7 @@ def _batch() -> list:
 
 
 @blp.route("/push", methods=["POST"])
+@gate.items_checked_by_view("submissions")  # one bad submission never rejects its neighbours
 @requires("volunteer", device=True)
 def push():
     submissions = _batch()

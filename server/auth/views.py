@@ -7,12 +7,10 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from sync import users
 from sync.fields import Text
 from sync.models import Device
 
-from .. import db
-from ..limits import limiter, login_failed, login_username
+from .. import db, throttle
 from . import refresh
 from .principal import unauthorized
 from .tokens import KeyRing
@@ -47,12 +45,16 @@ def token_pair(rotation: refresh.Rotation, device_id: str | None = None) -> dict
 
 
 @blp.route("/login", methods=["POST"])
-@limiter.limit("10 per 15 minutes", key_func=login_username, deduct_when=login_failed)
 @blp.arguments(LoginIn)
 @blp.response(200, TokenPair)
 def login(body):
+    """Log in with a username and password: a new token pair.
+
+    401 alike for an unknown user and a wrong password; after 10 failed logins for one
+    username (however it is spelled) within 15 minutes, 429 with ``Retry-After``.
+    """
     session = db.session()
-    user = users.authenticate(session, body["username"], body["password"])
+    user = throttle.login(body["username"], body["password"])
     if user is None:
         raise unauthorized("Unknown username or wrong password.")
     rotation = refresh.start_family(session, user.id, current_app.config["REFRESH_TOKEN_TTL"])
