@@ -15,10 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
-from sqlalchemy import and_, insert, or_, select, text, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import counters, feed
+from . import counters, feed, locks
 from . import text as text_rules
 from .clock import HLC, MAX_SKEW_MS, server_clock, stamp
 from .clock import now_ms as clock_now_ms
@@ -51,7 +51,6 @@ from .models import ActivationRecord, Campaign, Household, OrgUnit, ReviewItem, 
 from .scope import Scope
 
 MAX_BATCH = 1000
-LOCK_CLASS = 7301  # pg_advisory_xact_lock(LOCK_CLASS, campaign id)
 COUNTED_REVIEWS = ("field_conflict", "status_conflict")  # in open_conflicts
 
 
@@ -99,22 +98,6 @@ class Item:
         return self.env["data"]
 
 
-def lock_campaigns(session: Session, campaign_ids: set[int]) -> None:
-    """Serialise writers per campaign on PostgreSQL (SQLite's write lock already does).
-
-    Pushes and a lead's review actions take it; locks are taken in id order, so batches
-    spanning several campaigns cannot deadlock, and no two writers merge into one record from
-    the same stale read.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for campaign_id in sorted(campaign_ids):
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:cls, :obj)"),
-            {"cls": LOCK_CLASS, "obj": campaign_id},
-        )
-
-
 def rejected(sid: str | None, errors: dict[str, list[str]]) -> dict:
     return {"id": sid, "status": "rejected", "errors": errors}
 
@@ -150,24 +133,26 @@ class _Push:
         self.changes: list[feed.Change] = []
         self.reviews = _Reviews(session, self.delta)
         self.paths: dict[int, str] = {}
+        self.locked: set[int] = set()
+        self.void_targets: dict[str, tuple] = {}
 
     def run(self, items: list[Any]) -> PushOutcome:
         self.results = [None] * len(items)
         echoes = self._validate(items)
         batch = self._resolve_places(echoes.pop("batch"))
-        for item in batch:  # pure work, done before taking the campaign lock
+        for item in batch:  # pure work, done before taking any lock
             self._stamp(item)
             self.paths[item.unit.id] = item.unit.path
-        self._lock({item.campaign.id for item in batch})
-        batch = self._drop_known(batch)
+        batch = self._drop_known(batch)  # resends are answered without a lock
+        self._lock(batch)
 
         self._merge_activations([i for i in batch if i.form == "activation"])
         batch = self._merge_events(batch)
         self._upsert_households(batch)
         self.reviews.write()
-        for campaign_id, contributions in sorted(self.delta.items()):
-            counters.apply(self.session, campaign_id, contributions)
         self._write(batch)
+        for campaign_id, contributions in sorted(self.delta.items()):  # last: see counters
+            counters.apply(self.session, campaign_id, contributions)
 
         for index, first_index in echoes["echoes"]:
             self.results[index] = duplicate_of(self.results[index]["id"], self.results[first_index])
@@ -237,8 +222,37 @@ class _Push:
                 kept.append(item)
         return kept
 
-    def _lock(self, campaign_ids: set[int]) -> None:
-        lock_campaigns(self.session, campaign_ids)
+    def _lock(self, batch: list[Item]) -> None:
+        """Lock every key the batch merges into (``sync.locks``), before reading any of them.
+
+        A void's target decides which group it changes: a stored target is looked up first
+        (what a stored submission belongs to never changes); a target not stored yet is
+        waited for through its event key, and locked late if it turns up meanwhile.
+        """
+        keys: set = set()
+        targets = {i.data["target"] for i in batch if i.form == "void"}
+        known = {i.sid: i for i in batch}
+        self.void_targets = _target_groups(self.session, targets - set(known))
+        for item in batch:
+            keys.update(_keys_of(item))
+            if item.form == "void":
+                keys.add(locks.event(item.data["target"]))
+                target = known.get(item.data["target"])
+                group = (
+                    _group_key_of_item(target)
+                    if target
+                    else self.void_targets.get(item.data["target"])
+                )
+                if group:
+                    keys.add(group)
+        self.locked = set(locks.lock(self.session, keys))
+
+    def lock_late(self, keys: set) -> None:
+        """Keys found only after the first locks (a void's target that arrived meanwhile):
+        taken out of the global order, so a deadlock is possible; the database detects it and
+        the push is retried."""
+        wanted = {k for k in keys if locks.number(k) not in self.locked}
+        self.locked |= set(locks.lock(self.session, wanted))
 
     # 3. what is already known -----------------------------------------------------------
 
@@ -429,6 +443,9 @@ class _Push:
             if targets
             else {}
         )
+        self.lock_late(
+            {_group_key_of_row(t) for t in stored_targets.values() if t.form in EVENT_FORMS}
+        )
         self._load_paths({t.org_unit_id for t in stored_targets.values()})
         for void in voids:
             target = by_id.get(void.data["target"]) or stored_targets.get(void.data["target"])
@@ -609,10 +626,10 @@ class _Push:
     # 7. write ---------------------------------------------------------------------------
 
     def _write(self, batch: list[Item]) -> None:
-        """Sequence numbers last: taking them serialises writers until this one commits."""
+        """The submissions and the feed, at their positions (``sync.feed``)."""
         if not batch and not self.changes:
             return
-        first_seq, _ = feed.allocate(self.session, len(batch) + len(self.changes))
+        xid, seqs = feed.stamp(self.session, len(batch) + len(self.changes))
         for offset, item in enumerate(batch):
             conflict_ids = sorted(
                 {self.reviews.items[s].id for s in item.reviews if self.reviews.items[s].id}
@@ -622,12 +639,12 @@ class _Push:
                 item.result["conflict_id"] = conflict_ids[0]
             if item.flags:
                 item.result["flags"] = sorted(set(item.flags))
-            item.row["seq"] = first_seq + offset
+            item.row["xid"], item.row["seq"] = xid, seqs[offset]
             item.row["result"] = item.result
             self.results[item.index] = item.result
         if batch:
             self.session.execute(insert(Submission.__table__), [item.row for item in batch])
-        feed.publish(self.session, self.changes, first_seq + len(batch))
+        feed.publish(self.session, self.changes, (xid, seqs[len(batch) :]))
 
 
 class _Reviews:
@@ -738,6 +755,52 @@ def insert_objects(session: Session, objects: list, key: tuple[str, ...] = ()) -
     stmt = insert(table).returning(generated, *(table.c[k] for k in key))
     for new_id, *values in session.execute(stmt, rows):
         setattr(by_key[tuple(values)], generated.key, new_id)
+
+
+def _keys_of(item: Item) -> set:
+    """The lock keys an item merges into (a void's target is added by the caller)."""
+    keys = set()
+    if item.form == "activation":
+        keys.add(locks.record(*item.record_key))
+    elif item.form in EVENT_FORMS:
+        keys.add(_group_key_of_item(item))
+        keys.add(locks.event(item.sid))
+    household = item.data.get("household_id") if item.form != "void" else None
+    if household:
+        keys.add(locks.household(household))
+    return keys
+
+
+def _group_key_of_item(item: Item) -> tuple | None:
+    if item.form == "gift":
+        return locks.gift_group(item.campaign.id, item.row["business_key"])
+    if item.form == "household_help":
+        return locks.help_group(item.campaign.id, item.data["household_id"])
+    return None
+
+
+def _group_key_of_row(row) -> tuple | None:
+    if row.form == "gift":
+        return locks.gift_group(row.campaign_id, row.business_key)
+    if row.form == "household_help":
+        return locks.help_group(row.campaign_id, row.household_id)
+    return None
+
+
+def _target_groups(session: Session, ids: set[str]) -> dict[str, tuple]:
+    """The group each stored submission in ``ids`` belongs to (events only)."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            Submission.id,
+            Submission.form,
+            Submission.campaign_id,
+            Submission.business_key,
+            Submission.household_id,
+        ).where(Submission.id.in_(sorted(ids)))
+    )
+    return {row.id: group for row in rows if (group := _group_key_of_row(row))}
 
 
 def _pairs_in(campaign_column, key_column, pairs):

@@ -97,12 +97,13 @@ def progress(session: Session, campaign: Campaign, unit: OrgUnit, daily: bool = 
     if daily:
         days: dict[str, dict] = {}
         for day, metric, value in session.execute(
-            select(Rollup.day, Rollup.metric, Rollup.value)
+            select(Rollup.day, Rollup.metric, func.sum(Rollup.value))
             .where(Rollup.campaign_id == campaign.id, Rollup.org_unit_id == unit.id)
+            .group_by(Rollup.day, Rollup.metric)
             .order_by(Rollup.day)
         ):
             row = days.setdefault(day.isoformat(), {"date": day.isoformat()})
-            row[metric] = _value(metric, value)
+            row[metric] = _value(metric, int(value))
         body["daily"] = [
             {"date": d} | {m: row.get(m, 0) for m in METRICS} for d, row in days.items()
         ]

@@ -89,14 +89,17 @@ def test_parallel_batches_on_the_same_records(postgres_only, engine, field_setup
 def test_cursor_never_skips_a_change_committed_out_of_start_order(
     postgres_only, engine, field_setup
 ):
+    """A writer that started later commits first, without waiting for the earlier one; a
+    reader between the two commits is shown neither (the earlier writer could still commit
+    below it), and afterwards both, nothing skipped."""
     factory = make_session_factory(engine)
     scope = Scope(everything=True)
     with factory() as reader:
-        start = feed.read(reader, scope, None, 1000)
-        cursor = feed.encode_cursor(start.epoch, start.next_seq)
+        cursor = feed.read(reader, scope, None, 1000).next_cursor
 
     early = factory()  # starts first, commits last
-    orgunits.create(early, "W-early", "Started first", "P")  # holds the feed clock until commit
+    orgunits.create(early, "W-early", "Started first", "P")
+    early.flush()
 
     late_done = threading.Event()
 
@@ -108,24 +111,26 @@ def test_cursor_never_skips_a_change_committed_out_of_start_order(
 
     thread = threading.Thread(target=late_writer)
     thread.start()
-    # The late transaction waits for the early one's sequence numbers to commit first.
-    assert not late_done.wait(timeout=1.0)
+    assert late_done.wait(timeout=10)  # no feed clock to wait on any more
+    thread.join(timeout=10)
     with factory() as reader:
         page = feed.read(reader, scope, cursor, 1000)
-        assert [e.key for e in page.entries] == []  # nothing committed yet: nothing to skip
+        assert [e.key for e in page.entries] == []  # W-late waits behind the running writer
+        assert page.next_cursor == cursor
     early.commit()
     early.close()
-    thread.join(timeout=10)
-    assert late_done.is_set()
 
     with factory() as reader:
         page = feed.read(reader, scope, cursor, 1000)
         keys = [e.key for e in page.entries]
+        again = feed.read(reader, scope, page.next_cursor, 1000)
     assert keys == ["W-early", "W-late"]
+    assert again.entries == []
 
 
 def test_a_reader_between_two_commits_sees_a_prefix(postgres_only, engine, field_setup):
-    """A transaction that started earlier but allocates later gets the later number."""
+    """A transaction that has begun but written nothing holds nobody back: it has no id yet,
+    and the one it gets when it writes is later than every id before."""
     factory = make_session_factory(engine)
     scope = Scope(everything=True)
     with factory() as reader:
@@ -136,11 +141,11 @@ def test_a_reader_between_two_commits_sees_a_prefix(postgres_only, engine, field
         orgunits.create(second, "W-second", "Commits first", "P")
         second.commit()
     with factory() as reader:
-        mid = feed.read(reader, scope, feed.encode_cursor(start.epoch, start.next_seq), 1000)
+        mid = feed.read(reader, scope, start.next_cursor, 1000)
     orgunits.create(first, "W-first", "Commits last", "P")
     first.commit()
     first.close()
     with factory() as reader:
-        rest = feed.read(reader, scope, feed.encode_cursor(mid.epoch, mid.next_seq), 1000)
+        rest = feed.read(reader, scope, mid.next_cursor, 1000)
     assert [e.key for e in mid.entries] == ["W-second"]
     assert [e.key for e in rest.entries] == ["W-first"]
