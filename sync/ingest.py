@@ -15,10 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import counters, feed, locks
+from . import bulk, counters, feed, locks
 from . import text as text_rules
 from .clock import HLC, MAX_SKEW_MS, server_clock, stamp
 from .clock import now_ms as clock_now_ms
@@ -66,6 +66,18 @@ class PushOutcome:
     results: list[dict]
     server_hlc: str
     server_time: datetime
+
+
+@dataclass
+class RecordRow:
+    """An activation record as the push path reads and writes it (no ORM on the hot path)."""
+
+    id: int | None
+    campaign_id: int
+    citizen_hash: str
+    org_unit_id: int
+    version: int
+    state: dict
 
 
 @dataclass
@@ -134,6 +146,7 @@ class _Push:
         self.reviews = _Reviews(session, self.delta)
         self.paths: dict[int, str] = {}
         self.locked: set[int] = set()
+        self.received_at = datetime.now(UTC)
         self.void_targets: dict[str, tuple] = {}
 
     def run(self, items: list[Any]) -> PushOutcome:
@@ -322,6 +335,7 @@ class _Push:
             "void_target": item.data.get("target") if item.form == "void" else None,
             "voided": False,
             "double_decision": None,
+            "received_at": self.received_at,
         }
 
     # 4. activation records --------------------------------------------------------------
@@ -330,40 +344,44 @@ class _Push:
         if not items:
             return
         keys = sorted({i.record_key for i in items})
+        table = ActivationRecord.__table__
         records = {
-            (r.campaign_id, r.citizen_hash): r
-            for r in self.session.scalars(
-                select(ActivationRecord).where(
-                    _pairs_in(ActivationRecord.campaign_id, ActivationRecord.citizen_hash, keys)
-                )
+            (r.campaign_id, r.citizen_hash): RecordRow(**r._mapping)
+            for r in self.session.execute(
+                select(
+                    table.c.id,
+                    table.c.campaign_id,
+                    table.c.citizen_hash,
+                    table.c.org_unit_id,
+                    table.c.version,
+                    table.c.state,
+                ).where(_pairs_in(table.c.campaign_id, table.c.citizen_hash, keys))
             )
         }
         before = {k: activation_contributions(r.state) for k, r in records.items()}
         conflicted = {k for k, r in records.items() if has_status_conflict(r.state)}
         clashes = {}
-        new_records: list[ActivationRecord] = []
+        new_records: dict[tuple, str] = {}  # key -> masked citizen id
         for item in items:
             record = records.get(item.record_key)
             if record is None:
-                record = ActivationRecord(
-                    campaign_id=item.campaign.id,
-                    citizen_hash=item.record_key[1],
-                    citizen_masked=mask_citizen_id(item.data["citizen_id"]),
-                    org_unit_id=item.unit.id,
-                    version=0,
-                    state=new_activation_state(),
+                record = RecordRow(
+                    None,
+                    item.campaign.id,
+                    item.record_key[1],
+                    item.unit.id,
+                    0,
+                    new_activation_state(),
                 )
                 records[item.record_key] = record
-                new_records.append(record)
+                new_records[item.record_key] = mask_citizen_id(item.data["citizen_id"])
             record.version += 1
             record.state, clashes[item.sid] = merge_activation(
                 record.state, _activation_input(item), record.version
             )
             record.org_unit_id = record.state["origin"][3]
             item.result["record_version"] = record.version
-        # ids first: review items and submissions point at them
-        insert_objects(self.session, new_records, key=("campaign_id", "citizen_hash"))
-        self.session.flush()  # the changed records, in one executemany
+        self._write_records(records, new_records)
 
         # Only the review items this batch may open or join: clashed fields, new conflicts.
         wanted = {
@@ -415,6 +433,48 @@ class _Push:
                         )
             path = self.paths[record.org_unit_id]
             self.changes.append(feed.Change("activation", str(record.id), path))
+
+    def _write_records(self, records: dict, new: dict[tuple, str]) -> None:
+        """New records first (review items and submissions point at their ids), then the
+        changed ones, one statement each."""
+        table = ActivationRecord.__table__
+        now = datetime.now(UTC)
+        fresh = [(k, records[k]) for k in new]  # ids in the order the batch names them
+        ids = bulk.insert_with_ids(
+            self.session,
+            table,
+            [
+                {
+                    "campaign_id": r.campaign_id,
+                    "citizen_hash": r.citizen_hash,
+                    "citizen_masked": new[k],
+                    "org_unit_id": r.org_unit_id,
+                    "version": r.version,
+                    "state": r.state,
+                    "updated_at": now,
+                }
+                for k, r in fresh
+            ],
+            key=("campaign_id", "citizen_hash"),
+        )
+        for (_, record), new_id in zip(fresh, ids, strict=True):
+            record.id = new_id
+        bulk.update_rows(
+            self.session,
+            table,
+            "id",
+            [
+                {
+                    "id": r.id,
+                    "version": r.version,
+                    "state": r.state,
+                    "org_unit_id": r.org_unit_id,
+                    "updated_at": now,
+                }
+                for k, r in sorted(records.items())
+                if k not in new
+            ],
+        )
 
     def _load_paths(self, unit_ids: set[int]) -> None:
         missing = sorted(unit_ids - set(self.paths))
@@ -541,7 +601,22 @@ class _Push:
             )
         if not conditions:
             return []
-        rows = self.session.scalars(select(Submission).where(or_(*conditions)))
+        t = Submission.__table__
+        rows = self.session.execute(  # plain rows: no ORM objects on the hot path
+            select(
+                t.c.id,
+                t.c.form,
+                t.c.hlc,
+                t.c.day,
+                t.c.org_unit_id,
+                t.c.household_id,
+                t.c.business_key,
+                t.c.data,
+                t.c.voided,
+                t.c.double_decision,
+                t.c.campaign_id,
+            ).where(or_(*conditions))
+        )
         return [event_from_row(row) for row in rows]
 
     def _void_stored(self, ids: set[str]) -> None:
@@ -642,8 +717,7 @@ class _Push:
             item.row["xid"], item.row["seq"] = xid, seqs[offset]
             item.row["result"] = item.result
             self.results[item.index] = item.result
-        if batch:
-            self.session.execute(insert(Submission.__table__), [item.row for item in batch])
+        bulk.insert_rows(self.session, Submission.__table__, [item.row for item in batch])
         feed.publish(self.session, self.changes, (xid, seqs[len(batch) :]))
 
 
@@ -676,7 +750,7 @@ class _Reviews:
         cause: Item,
         subject: str,
         kind: str,
-        record: ActivationRecord | None,
+        record: RecordRow | None,
         *,
         fields: dict | None = None,
         day: str | None = None,
@@ -726,35 +800,33 @@ class _Reviews:
 
 
 def insert_objects(session: Session, objects: list, key: tuple[str, ...] = ()) -> None:
-    """Insert new model objects with one executemany, filling in their generated ids.
+    """Insert new (unattached) model objects in one statement, filling in generated ids.
 
-    The ORM's unit of work (and RETURNING in parameter order, on SQLite) would send one
-    INSERT per object; instead the ids come back unordered and are matched by ``key``,
-    attributes that tell the new objects apart.
+    The ORM's unit of work would send one INSERT per object; ``sync.bulk`` writes them all at
+    once. ``key``: attributes that tell the new objects apart (to match ids on SQLite).
     """
     if not objects:
         return
     table = objects[0].__table__
     generated = table.autoincrement_column
-    columns = [c for c in table.columns if c is not generated]
     rows = []
     for obj in objects:
         row = {}
-        for column in columns:
+        for column in table.columns:
+            if column is generated:
+                continue
             value = getattr(obj, column.key)
-            if value is not None or not (column.default or column.server_default):
-                row[column.key] = value
+            if value is None and column.default is not None and column.default.is_scalar:
+                value = column.default.arg
+            elif value is None and column.default is not None and column.default.is_callable:
+                value = column.default.arg(None)
+            row[column.key] = value
         rows.append(row)
-    names = set().union(*rows)
-    rows = [{k: r.get(k) for k in names} for r in rows]
     if generated is None:
-        session.execute(insert(table), rows)
+        bulk.insert_rows(session, table, rows)
         return
-    by_key = {tuple(getattr(o, k) for k in key): o for o in objects}
-    assert len(by_key) == len(objects), "insert_objects needs a key telling the objects apart"
-    stmt = insert(table).returning(generated, *(table.c[k] for k in key))
-    for new_id, *values in session.execute(stmt, rows):
-        setattr(by_key[tuple(values)], generated.key, new_id)
+    for obj, new_id in zip(objects, bulk.insert_with_ids(session, table, rows, key), strict=True):
+        setattr(obj, generated.key, new_id)
 
 
 def _keys_of(item: Item) -> set:
