@@ -30,6 +30,9 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="postgresql")
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--count", type=int, default=20, help="batches")
+    parser.add_argument(
+        "--http", action="store_true", help="through the Flask app (auth, JSON, commit) in process"
+    )
     args = parser.parse_args()
     url = fresh_database(args.backend, Path(tempfile.mkdtemp(prefix="wardsync-profile-")))
     codes = seed(url, wards=10, devices_count=1)
@@ -48,12 +51,16 @@ def main() -> None:
     batches = make_batches(0, ward, args.count, random.Random(1))
     batches = [b[: args.batch] for b in batches]
     key = secrets.token_hex(16)
+    send = _through_app(url, rotation, device.id) if args.http else None
     times = []
     for batch in batches:
         started = time.perf_counter()
-        with sessions() as session:
-            push(session, context, batch, citizen_key=key)
-            session.commit()
+        if send is not None:
+            send(batch)
+        else:
+            with sessions() as session:
+                push(session, context, batch, citizen_key=key)
+                session.commit()
         times.append(time.perf_counter() - started)
     done = sum(len(b) for b in batches)
     print(
@@ -62,6 +69,24 @@ def main() -> None:
         f"p50 {percentile(times, 0.5) * 1000:.1f} ms, p99 {percentile(times, 0.99) * 1000:.1f} ms"
     )
     engine.dispose()
+
+
+def _through_app(url: str, rotation, device_id: str):
+    from server.app import create_app
+    from server.auth.tokens import KeyRing
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": secrets.token_urlsafe(48)})
+    token = KeyRing.from_config(app.config).issue(
+        str(rotation.user_id), rotation.family_id, device_id
+    )
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def send(batch: list[dict]) -> None:
+        response = client.post("/api/v1/sync/push", json={"submissions": batch}, headers=headers)
+        assert response.status_code == 200, response.get_json()
+
+    return send
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from .merge import Contributions
 from .models import Counter, OrgUnit, Rollup
-from .upsert import insert_for
+from .upsert import upsert
 
 _table = Counter.__table__
 _rollups = Rollup.__table__
@@ -77,14 +77,14 @@ def apply(session: Session, campaign_id: int, delta: Contributions) -> None:
 
 
 def _add(session: Session, table, rows: list[dict], own: int) -> None:
-    if not rows:
-        return
-    stmt = insert_for(session, table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["campaign_id", "org_unit_id", "metric", "day", "shard"],
-        set_={"value": table.c.value + stmt.excluded.value},
-    )
-    session.execute(stmt, [{**row, "shard": own} for row in rows])
+    if rows:
+        statement = upsert(
+            session,
+            table,
+            ["campaign_id", "org_unit_id", "metric", "day", "shard"],
+            lambda stmt: {"value": table.c.value + stmt.excluded.value},
+        )
+        session.execute(statement, [{**row, "shard": own} for row in rows])
 
 
 def ancestors_of(paths: dict[int, str], unit_id: int) -> list[int]:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from .models import FeedClock, FeedEntry
 from .scope import Scope
-from .upsert import insert_for
+from .upsert import upsert
 
 _feed = FeedEntry.__table__
 # PostgreSQL only (migration 0007). The id is read first in the row: nextval needs none.
@@ -88,17 +88,18 @@ def publish(session: Session, changes: list[Change], stamped: tuple[int, list[in
         }
         for c, seq in zip(ordered, seqs, strict=False)
     ]
-    stmt = insert_for(session, _feed)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["entity", "key"],
-        set_={
+    statement = upsert(
+        session,
+        _feed,
+        ["entity", "key"],
+        lambda stmt: {
             "xid": stmt.excluded.xid,
             "seq": stmt.excluded.seq,
             "path": stmt.excluded.path,
             "deleted": stmt.excluded.deleted,
         },
     )
-    session.execute(stmt, rows)
+    session.execute(statement, rows)
 
 
 # The oldest transaction of this database still running, as a full (64-bit) id; the next id to

@@ -87,8 +87,8 @@ class Item:
     index: int
     env: dict
     hash: str
-    campaign: Campaign | None = None
-    unit: OrgUnit | None = None
+    campaign: Any = None  # a row: id, code, timezone
+    unit: Any = None  # a row: id, code, path
     hlc: str = ""
     day: str = ""
     flags: list[str] = field(default_factory=list)
@@ -210,13 +210,18 @@ class _Push:
     def _resolve_places(self, batch: list[Item]) -> list[Item]:
         codes = {i.env["campaign"] for i in batch}
         unit_codes = {i.env["org_unit"] for i in batch}
+        c, u = Campaign.__table__.c, OrgUnit.__table__.c  # plain rows: no ORM on the hot path
         campaigns = {
-            c.code: c
-            for c in self.session.scalars(select(Campaign).where(Campaign.code.in_(codes)))
+            row.code: row
+            for row in self.session.execute(
+                select(c.id, c.code, c.timezone).where(c.code.in_(codes))
+            )
         }
         units = {
-            u.code: u
-            for u in self.session.scalars(select(OrgUnit).where(OrgUnit.code.in_(unit_codes)))
+            row.code: row
+            for row in self.session.execute(
+                select(u.id, u.code, u.path).where(u.code.in_(unit_codes))
+            )
         }
         kept = []
         for item in batch:

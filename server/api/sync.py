@@ -52,7 +52,7 @@ def _batch() -> list:
 def push():
     submissions = _batch()
     principal = current()
-    device = ingest.DeviceContext(principal.device_id, principal.user.id, principal.scope)
+    device = ingest.DeviceContext(principal.device_id, principal.user_id, principal.scope)
     session = db.session()
     for attempt in range(RETRIES):
         try:
