@@ -1,0 +1,80 @@
+"""target rollups: each unit's effective target kept as a row, so progress reads it in the same
+query as the counts
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-02
+
+Filled here from the existing targets by the contract's rule (a unit's own target, or else the
+sum of its children's when any child has one), written out in this file so that it keeps
+doing what it did whatever the code becomes.
+"""
+
+from collections import defaultdict
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "target_rollups",
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("org_unit_id", sa.Integer(), nullable=False),
+        sa.Column("metric", sa.String(length=32), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaigns.id"], name=op.f("fk_target_rollups_campaign_id_campaigns")
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_unit_id"], ["org_units.id"], name=op.f("fk_target_rollups_org_unit_id_org_units")
+        ),
+        sa.PrimaryKeyConstraint(
+            "campaign_id", "org_unit_id", "metric", name=op.f("pk_target_rollups")
+        ),
+    )
+    connection = op.get_bind()
+    units = connection.execute(sa.text("SELECT id, parent_id, depth FROM org_units")).all()
+    own = defaultdict(dict)
+    for campaign_id, unit_id, metric, value in connection.execute(
+        sa.text("SELECT campaign_id, org_unit_id, metric, value FROM targets")
+    ):
+        own[campaign_id][(unit_id, metric)] = value
+    rows = []
+    for campaign_id, targets in own.items():
+        metrics = {metric for _, metric in targets}
+        below = defaultdict(int)
+        for unit_id, parent_id, _depth in sorted(units, key=lambda u: -u.depth):
+            for metric in metrics:
+                key = (unit_id, metric)
+                value = targets.get(key, below.get(key))
+                if value is None:
+                    continue
+                rows.append(
+                    {
+                        "campaign_id": campaign_id,
+                        "org_unit_id": unit_id,
+                        "metric": metric,
+                        "value": value,
+                    }
+                )
+                if parent_id is not None:
+                    below[(parent_id, metric)] += value
+    if rows:
+        table = sa.table(
+            "target_rollups",
+            sa.column("campaign_id"),
+            sa.column("org_unit_id"),
+            sa.column("metric"),
+            sa.column("value"),
+        )
+        op.bulk_insert(table, rows)
+
+
+def downgrade() -> None:
+    op.drop_table("target_rollups")
