@@ -1,5 +1,5 @@
 """target rollups: each unit's effective target kept as a row, so progress reads it in the same
-query as the counts
+query as the counts; partial indexes for gift keys and void targets
 
 Revision ID: 0008
 Revises: 0007
@@ -21,7 +21,25 @@ branch_labels = None
 depends_on = None
 
 
+PARTIAL = {
+    "ix_submissions_gift_key": (["campaign_id", "business_key"], "business_key IS NOT NULL"),
+    "ix_submissions_void_target": (["void_target"], "void_target IS NOT NULL"),
+}
+
+
 def upgrade() -> None:
+    # Only gifts have a business key and only voids a target: partial indexes cost the other
+    # rows nothing on insert.
+    op.drop_index("ix_submissions_gift_key", table_name="submissions")
+    op.drop_index("ix_submissions_void_target", table_name="submissions")
+    for name, (columns, where) in PARTIAL.items():
+        op.create_index(
+            name,
+            "submissions",
+            columns,
+            postgresql_where=sa.text(where),
+            sqlite_where=sa.text(where),
+        )
     op.create_table(
         "target_rollups",
         sa.Column("campaign_id", sa.Integer(), nullable=False),
@@ -78,3 +96,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("target_rollups")
+    for name, (columns, _) in PARTIAL.items():
+        op.drop_index(name, table_name="submissions")
+        op.create_index(name, "submissions", columns)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,7 +33,21 @@ class Submission(Base):
     __tablename__ = "submissions"
     __table_args__ = (
         Index("ix_submissions_campaign_position", "campaign_id", "xid", "seq"),
-        Index("ix_submissions_gift_key", "campaign_id", "business_key"),
+        # Partial: only gifts have a business key and only voids a target, so the other rows
+        # (most of them activations) cost these indexes nothing on insert.
+        Index(
+            "ix_submissions_gift_key",
+            "campaign_id",
+            "business_key",
+            postgresql_where=text("business_key IS NOT NULL"),
+            sqlite_where=text("business_key IS NOT NULL"),
+        ),
+        Index(
+            "ix_submissions_void_target",
+            "void_target",
+            postgresql_where=text("void_target IS NOT NULL"),
+            sqlite_where=text("void_target IS NOT NULL"),
+        ),
         Index("ix_submissions_household", "campaign_id", "household_id"),
     )
 
@@ -56,7 +71,7 @@ class Submission(Base):
     household_id: Mapped[str | None] = mapped_column(String(36))
     record_id: Mapped[int | None] = mapped_column(ForeignKey("activation_records.id"))
     business_key: Mapped[str | None] = mapped_column(String(200))  # gifts: household|kind|round
-    void_target: Mapped[str | None] = mapped_column(String(36), index=True)
+    void_target: Mapped[str | None] = mapped_column(String(36))
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
     # Gifts: None (not a double, or not judged), "confirmed" or "rejected" by a lead.
     double_decision: Mapped[str | None] = mapped_column(String(16))
