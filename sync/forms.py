@@ -101,7 +101,11 @@ def _validators(built: fields.Field) -> list:
 
 def build_field(definition: FieldDef, *, required: bool | None = None) -> fields.Field:
     """The marshmallow field that checks what ``definition`` states, and nothing else."""
-    kwargs: dict[str, Any] = {"required": definition.required if required is None else required}
+    kwargs: dict[str, Any] = {
+        "required": definition.required if required is None else required,
+        # For the OpenAPI document (apispec reads metadata); validation ignores it.
+        "metadata": {"description": definition.label.en},
+    }
     if definition.default is not None:
         kwargs["load_default"] = (
             Decimal(definition.default) if definition.type == "number" else definition.default
@@ -122,6 +126,12 @@ def build_field(definition: FieldDef, *, required: bool | None = None) -> fields
             validate=validate.Range(min=definition.min, max=definition.max), **kwargs
         )
     if kind == "number":
+        kwargs["metadata"].update(
+            type="number",
+            minimum=definition.min,
+            maximum=definition.max,
+            description=f"{definition.label.en}; at most {definition.decimals} decimals",
+        )
         return Amount(
             minimum=definition.min,
             maximum=definition.max,
@@ -129,6 +139,7 @@ def build_field(definition: FieldDef, *, required: bool | None = None) -> fields
             **kwargs,
         )
     if kind == "uuid":
+        kwargs["metadata"]["format"] = "uuid"
         return UUIDString(**kwargs)
     if kind == "code":
         return Code(**kwargs)
