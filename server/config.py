@@ -38,6 +38,9 @@ def load(env: dict[str, str] | None = None, instance: Path | None = None) -> dic
         "JWT_AUDIENCE": env.get("WARDSYNC_JWT_AUDIENCE", "wardsync-api"),
         "ACCESS_TOKEN_TTL": int(env.get("WARDSYNC_ACCESS_TOKEN_TTL", 900)),
         "REFRESH_TOKEN_TTL": int(env.get("WARDSYNC_REFRESH_TOKEN_TTL", 30 * 24 * 3600)),
+        # A refresh token (or an enrolment code) presented again this soon after its first
+        # use, before anything newer was used, is a lost answer's retry, not a thief.
+        "REFRESH_GRACE_S": int(env.get("WARDSYNC_REFRESH_GRACE_S", 30)),
         "RATELIMIT_STORAGE_URI": env.get("WARDSYNC_REDIS_URL") or "memory://",
         "MAX_CONTENT_LENGTH": 5 * MIB,
         "SQL_ECHO": env.get("WARDSYNC_SQL_ECHO") == "1",

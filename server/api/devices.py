@@ -16,6 +16,7 @@ from ..auth.views import token_pair
 from ..limits import limiter
 
 blp = Blueprint("devices", __name__, url_prefix="/api/v1", description="Devices")
+CODE_REFUSED = "The enrolment code is unknown, used or expired."
 
 
 class CodeIn(Schema):
@@ -72,18 +73,36 @@ def create_code(body):
 @blp.arguments(EnrollIn)
 @blp.response(201, EnrollOut)
 def enroll(body):
+    """Spend a one-use enrolment code on a new device; the code is the only credential.
+
+    The same code and name presented again within ``WARDSYNC_REFRESH_GRACE_S`` of its use,
+    before the device first refreshed, is the retry of an answer that was lost: it answers the
+    same device with a working pair (the first pair stays valid too). Any other reuse of a used
+    code is refused, and the device it made loses its tokens: the code has leaked.
+    """
     session = db.session()
-    enrollment = devices.peek_code(session, body["code"])
+    config = current_app.config
+    enrollment = devices.lock_code(session, body["code"])
     if enrollment is None:
-        raise unauthorized("The enrolment code is unknown, used or expired.")
-    rotation = refresh.start_family(
-        session, enrollment.volunteer_id, current_app.config["REFRESH_TOKEN_TTL"]
-    )
-    try:
-        device = devices.enroll(session, body["code"], body["name"], rotation.family_id)
-    except devices.EnrollmentRefused as exc:
-        session.rollback()
-        raise unauthorized("The enrolment code is unknown, used or expired.") from exc
+        raise unauthorized(CODE_REFUSED)
+    if enrollment.used_at is None:
+        rotation = refresh.start_family(
+            session, enrollment.volunteer_id, config["REFRESH_TOKEN_TTL"]
+        )
+        try:
+            device = devices.enroll(session, enrollment, body["name"], rotation.family_id)
+        except devices.EnrollmentRefused as exc:
+            session.rollback()
+            raise unauthorized(CODE_REFUSED) from exc
+    else:
+        try:
+            device = devices.replay(session, enrollment, body["name"], config["REFRESH_GRACE_S"])
+        except devices.EnrollmentRefused as exc:
+            session.commit()  # the revocation of a leaked code's device
+            raise unauthorized(CODE_REFUSED) from exc
+        rotation = refresh.add_first_token(
+            session, device.family_id, device.user_id, config["REFRESH_TOKEN_TTL"]
+        )
     session.commit()
     return {"device_id": device.id, **token_pair(rotation, device.id)}
 

@@ -33,6 +33,7 @@ class Submission(Base):
         Index("ix_submissions_campaign_seq", "campaign_id", "seq"),
         Index("ix_submissions_gift_key", "campaign_id", "business_key"),
         Index("ix_submissions_household", "campaign_id", "household_id"),
+        Index("ix_submissions_device", "device_id", "received_at"),  # a phone's receipt
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
