@@ -6,12 +6,20 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from . import audit, orgunits, users
 from .errors import Forbidden, Invalid, NotFound
-from .models import Device, EnrollmentCode, OrgUnit, RefreshToken, User, utcnow
+from .models import (
+    Device,
+    EnrollmentCode,
+    OrgUnit,
+    RefreshToken,
+    Submission,
+    User,
+    utcnow,
+)
 from .scope import Scope
 
 CODE_TTL = timedelta(hours=24)
@@ -123,6 +131,28 @@ def replay(session: Session, enrollment: EnrollmentCode, name: str, grace_s: int
         return device
     users.revoke_family(session, device.family_id, "enrollment_code_reuse")
     raise EnrollmentRefused()
+
+
+def receipt(session: Session, device: Device) -> dict:
+    """What the server holds from this phone: the volunteer's "the server has 37 of your 37".
+
+    Counted from the stored submissions themselves (the ``(device_id, received_at)`` index),
+    so it is exact on every worker and host.
+    """
+    accepted, last = session.execute(
+        select(func.count(), func.max(Submission.received_at)).where(
+            Submission.device_id == device.id
+        )
+    ).one()
+    volunteer = session.get(User, device.user_id)
+    return {
+        "device_id": device.id,
+        "name": device.name,
+        "volunteer": volunteer.username if volunteer else None,
+        "org_units": sorted(u.code for u in device.org_units),
+        "accepted": accepted,
+        "last_push_at": last,
+    }
 
 
 def get(session: Session, device_id: str) -> Device | None:

@@ -55,6 +55,19 @@ class DeviceList(Schema):
     items = fields.List(fields.Nested(DeviceOut))
 
 
+class ReceiptOut(Schema):
+    device_id = fields.String(required=True)
+    name = fields.String(required=True)
+    volunteer = fields.String(required=True)
+    org_units = fields.List(fields.String(), required=True)
+    accepted = fields.Integer(
+        required=True, metadata={"description": "submissions this device sent that are stored"}
+    )
+    last_push_at = fields.AwareDateTime(
+        required=True, allow_none=True, metadata={"description": "null before the first push"}
+    )
+
+
 @blp.route("/enrollment-codes", methods=["POST"])
 @requires("admin", "lead")
 @blp.arguments(CodeIn)
@@ -112,6 +125,19 @@ def enroll(body):
 @blp.response(200, DeviceList)
 def list_devices():
     return {"items": devices.list_in_scope(db.session(), current().scope)}
+
+
+@blp.route("/devices/me", methods=["GET"])
+@requires("volunteer", device=True)
+@blp.response(200, ReceiptOut)
+@blp.alt_response(401, description="No, an expired or a revoked device token.")
+@blp.alt_response(403, description="Not a device token.")
+def my_device():
+    """The calling phone's receipt: who it is, its wards, and how many of the forms it sent
+    the server has stored ("the server has 37 of your 37")."""
+    session = db.session()
+    device = devices.get(session, current().device_id)
+    return devices.receipt(session, device)
 
 
 @blp.route("/devices/<device_id>", methods=["DELETE"])

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from live_kit import ServerProcess
 
+from server.web.qr import qr_svg
 from sync import users
 
 PASSWORD = "lead password for the browser"
@@ -183,6 +184,10 @@ def test_enrolment_code_with_qr_and_the_english_switch(live_server, page, world,
     page.click("text=Create code")
     code = page.locator("#code-text").inner_text()
     assert page.locator(".qr svg").count() == 1
+    # The QR code opens the phone app with the code filled in.
+    link = page.locator("#enrol-link").get_attribute("href")
+    assert link == f"{live_server}/app/#enroll={code}"
+    assert page.locator(".qr").inner_html().strip() == str(qr_svg(link)).strip()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "enrolment-code.png"), full_page=True)
     enrolled = client.post("/api/v1/devices/enroll", json={"code": code, "name": "new phone"})
