@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 
-from . import config, db, errors, limits, web
+from . import app_shell, config, db, errors, limits, web
 from .api import campaigns, devices, exports, forms, health, orgunits, progress, review, users
 from .api import sync as sync_api
 from .auth import views as auth_views
@@ -48,6 +48,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     forms.register_schemas(api)
     app.register_blueprint(health.blp)
     web.init_app(app)
+    app_shell.init_app(app)
     # After Api(): flask-smorest registers its own error handler, which ours replaces.
     errors.init_app(app)
     return app
