@@ -70,14 +70,11 @@ class Amount(fields.Field):
         if not amount.is_finite() or amount < self.minimum or amount > self.maximum:
             raise ValidationError(f"Must be between {self.minimum} and {self.maximum}.")
         if amount.as_tuple().exponent < -self.places:
-            raise ValidationError(f"At most {PLACES.get(self.places, self.places)} decimal places.")
+            raise ValidationError(f"At most {self.places} decimal places.")
         return amount
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else float(value)
-
-
-PLACES = {1: "one", 2: "two", 3: "three"}
 
 
 class StrictSchema(Schema):
