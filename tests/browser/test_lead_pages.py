@@ -38,7 +38,7 @@ def live_server(db_url, tmp_path):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # one Playwright at a time: the phone app's tests have theirs
 def browser():
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         reason = f"no Chromium at {CHROMIUM} (Debian package 'chromium'; .ci/run installs it)"
