@@ -414,8 +414,9 @@ def sent_ids(page) -> list[str]:
 
 
 def record(page, form: str, fields: dict[str, str], choices: dict[str, str] | None = None,
-           address: str | None = None, household: str | None = None) -> None:
-    """Fill in and save one form the way a volunteer does, by tapping and typing."""
+           address: str | None = None, household: str | None = None, wait: bool = True) -> None:
+    """Fill in and save one form the way a volunteer does, by tapping and typing
+    (``wait``: until it is saved and the home screen is back)."""
     page.click(f"button.form-button[data-form={form}]")
     page.wait_for_selector(f"form.record[data-form={form}]")
     if household is not None:
@@ -429,7 +430,8 @@ def record(page, form: str, fields: dict[str, str], choices: dict[str, str] | No
     for name, value in (choices or {}).items():
         page.click(f"label[for={name}-{value}]")
     page.click("#save")
-    page.wait_for_selector("section.outbox")
+    if wait:
+        page.wait_for_selector("section.outbox")
 
 
 def shoot(page, name: str) -> None:

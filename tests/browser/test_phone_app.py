@@ -140,3 +140,248 @@ def test_enrol_by_the_qr_link_record_offline_reload_and_sync(browser, kit):
     }
     help_event = next(s for s in team.stored() if s.form == "household_help")
     assert help_event.data["quantity"] == "12.5"
+
+
+# --- a page closed mid-sync --------------------------------------------------------------------
+
+
+def test_a_page_closed_mid_sync_loses_nothing_and_counts_nothing_twice(browser, kit):
+    team = kit.team()
+    context, page = enrolled(browser, kit, team)
+    with context:
+        context.set_offline(True)
+        for n in range(3):
+            record(page, "activation", {"citizen_id": f"07910000000{n}"}, {"status": "installed"})
+        saved = outbox_ids(page)
+        pushes = kit.relay.seen("POST /api/v1/sync/push")
+
+        # The push reaches the server, which stores it; its answer is held back, and the
+        # volunteer closes the app before it arrives.
+        kit.relay.hold_next("POST /api/v1/sync/push")
+        context.set_offline(False)
+        assert kit.relay.held.wait(30), "the push did not reach the server"
+        until(lambda: len(team.stored()) == 3, what="the server to store the batch")
+        page.close()
+        kit.relay.release()
+
+        page = open_app(context, kit.base + "/app/")
+        assert set(outbox_ids(page)) <= set(saved)  # nothing lost, whatever the first answer did
+        wait_unsent(page, 0)
+        wait_idle(page)
+        assert sorted(sent_ids(page)) == sorted(saved)
+        assert kit.relay.seen("POST /api/v1/sync/push") >= pushes + 2  # sent again, same ids
+        page.wait_for_selector("#receipt[data-accepted='3'][data-mine='3']")
+
+    assert sorted(s.id for s in team.stored()) == sorted(saved)
+    assert team.progress() == {"citizens_reached": 3, "accounts_installed": 3}
+
+
+# --- a refused form ------------------------------------------------------------------------------
+
+LOOSER_COUNT = """async () => {
+  // As if this phone's definitions came from an older server that allowed bigger counts
+  // (the ETag is kept, so the server's "not modified" leaves them in place).
+  const known = await globalThis.wardsync.getValue('forms');
+  for (const form of known.forms) for (const f of form.fields)
+    if (form.form === 'gift' && f.name === 'count') f.max = 1000000000;
+  await globalThis.wardsync.setValue('forms', known);
+}"""
+
+
+def test_a_refused_form_shows_the_servers_reason_in_vietnamese_and_is_fixed(browser, kit):
+    team = kit.team()
+    context, page = enrolled(browser, kit, team)
+    with context:
+        page.evaluate(LOOSER_COUNT)
+        page.reload()
+        page.wait_for_selector("body[data-ready='1']")
+        record(page, "gift", {"gift_kind": "pack", "round": "r1", "count": "5000000"})
+        refused = outbox_ids(page)[0]
+        send_now(page)
+        item = page.locator(f"li.rejected[data-id='{refused}']")
+        item.wait_for()
+        assert "Số phần: Phải từ 1 đến 1000000." in item.inner_text()
+        assert unsent(page) == 1  # kept until fixed or discarded
+        shoot(page, "refused")
+
+        item.locator("button.primary").click()  # "Sửa"
+        page.wait_for_selector("form.record[data-form=gift]")
+        assert page.input_value("[name=count]") == "5000000"
+        page.fill("[name=count]", "5")
+        page.click("#save")
+        page.wait_for_selector("section.outbox")
+        fixed = outbox_ids(page)
+        assert len(fixed) == 1 and fixed[0] != refused  # a new form, with a new id
+        send_now(page)
+        wait_unsent(page, 0)
+
+    assert [s.id for s in team.stored()] == fixed
+    assert team.progress() == {"gifts_delivered": 5}
+
+
+# --- the double-gift warning ---------------------------------------------------------------------
+
+
+def gift_item(team, household: str, kind: str, round_: str, address: str) -> dict:
+    return {
+        "id": str(uuid.uuid4()),
+        "form": "gift",
+        "form_version": 1,
+        "campaign": CAMPAIGN,
+        "org_unit": team.ward,
+        "recorded_at": datetime.now().astimezone().isoformat(),
+        "data": {"household_id": household, "gift_kind": kind, "round": round_,
+                 "household_address": address},
+    }
+
+
+def test_the_app_warns_before_a_second_gift_of_a_kind_in_a_round(browser, kit):
+    team = kit.team()
+    house = str(uuid.uuid4())
+    assert [r["status"] for r in team.push_as_phone(
+        [gift_item(team, house, "rice", "2023-tet", "12 Hẻm 5, Bình Hoà")])] == ["applied"]
+    context, page = enrolled(browser, kit, team)  # its first sync pulls that household
+    with context:
+        # From the last pull: the household already has rice in this round.
+        page.click("button.form-button[data-form=gift]")
+        page.click("#pick-household")
+        page.fill("input[type=search]", "hem 5")  # without the accents, as typed in a hurry
+        page.click("button.pick >> nth=0")
+        assert page.input_value("[name=household_address]") == "12 Hẻm 5, Bình Hoà"
+        page.fill("[name=gift_kind]", "rice")
+        page.fill("[name=round]", "2023-tet")
+        page.click("#save")
+        warning = page.locator(".warning")
+        warning.wait_for()
+        assert "rice" in warning.inner_text() and "2023-tet" in warning.inner_text()
+        shoot(page, "double-gift-warning")
+        warning.locator("text=Quay lại").click()
+        assert unsent(page) == 0  # nothing saved
+        page.fill("[name=round]", "2024-tet")
+        page.click("#save")
+        page.wait_for_selector("section.outbox")
+        assert unsent(page) == 1
+
+        # From its own outbox, offline: the gift it just saved.
+        context.set_offline(True)
+        record(page, "gift", {"gift_kind": "rice", "round": "2024-tet"}, household="hem 5",
+               wait=False)
+        page.locator(".warning").wait_for()
+        page.click("#save-anyway")
+        page.wait_for_selector("section.outbox")
+        assert unsent(page) == 2
+
+        context.set_offline(False)
+        wait_unsent(page, 0)
+        wait_idle(page)
+        assert "nghi trao trùng" in page.locator("section.sent").inner_text()
+
+    assert team.progress() == {"gifts_delivered": 2, "suspected_doubles": 1}
+
+
+# --- two phones at one door ----------------------------------------------------------------------
+
+
+def door(page, query: str) -> str:
+    page.click("#open-search")
+    page.fill("input[name=q]", query)
+    text = page.locator("li.door >> nth=0").inner_text()
+    page.click("text=Đóng")
+    return text
+
+
+def test_two_phones_on_one_household(browser, kit):
+    team = kit.team()
+    context_a, a = enrolled(browser, kit, team)
+    context_b, b = enrolled(browser, kit, team)
+    with context_a, context_b:
+        record(a, "activation", {"citizen_id": "079188800001"}, {"status": "installed"})
+        record(a, "household_help", {}, {"kind": "cleanup"}, address="5 Hẻm 7, An Phú")
+        send_now(a)
+        send_now(b)  # B pulls the household A added
+
+        context_a.set_offline(True)
+        context_b.set_offline(True)
+        record(b, "activation", {"citizen_id": "079188800001"}, {"status": "activated"},
+               household="hem 7")
+        record(b, "gift", {"gift_kind": "pack", "round": "r1"}, household="hem 7")
+        record(a, "gift", {"gift_kind": "pack", "round": "r1"}, household="hem 7")
+        context_a.set_offline(False)
+        context_b.set_offline(False)
+        wait_unsent(a, 0)
+        wait_unsent(b, 0)
+        send_now(a)  # each pulls what the other sent
+        send_now(b)
+        for page in (a, b):
+            seen = door(page, "hem 7")
+            assert "Đã đến" in seen
+            assert "pack r1: nghi trao trùng" in seen
+            assert "Đã kích hoạt tài khoản" in seen
+        shoot(b, "two-phones")
+
+    assert team.progress() == {
+        "citizens_reached": 1,
+        "accounts_installed": 1,
+        "accounts_activated": 1,
+        "help_events": 1,
+        "households_helped": 1,
+        "gifts_delivered": 1,
+        "suspected_doubles": 1,
+    }
+
+
+# --- an update while a form is open --------------------------------------------------------------
+
+CACHES = "async () => (await caches.keys()).filter(k => k.startsWith('wardsync-shell-')).sort()"
+CHECK_FOR_UPDATE = "async () => (await navigator.serviceWorker.getRegistration()).update()"
+
+
+def test_an_update_arriving_while_a_form_is_open_loses_no_draft(browser, kit):
+    team = kit.team()
+    context, page = enrolled(browser, kit, team)
+    with context:
+        old = page.evaluate(CACHES)
+        assert len(old) == 1
+        # A form left half done, and one open on the screen.
+        page.click("button.form-button[data-form=household_help]")
+        page.fill("[name=note]", "còn dở: quay lại chiều nay")
+        page.click("text=Đóng")
+        page.click("button.form-button[data-form=gift]")
+        page.fill("[name=gift_kind]", "rice")
+        page.fill("[name=round]", "2023-tet")
+        page.evaluate("window.__samePage = true")
+
+        # A deploy: one byte of the app changes, so the service worker's version does too.
+        with (kit.app_dir / "style.css").open("a") as css:
+            css.write(f"\n/* deploy {uuid.uuid4()} */\n")
+        page.evaluate(CHECK_FOR_UPDATE)
+        page.wait_for_selector("#update-now")
+        assert len(page.evaluate(CACHES)) == 2  # the new shell waits beside the old one
+        page.click("#update-now")
+        page.wait_for_selector("#update small")  # "save or close the open form first"
+        assert page.evaluate("window.__samePage") is True  # no reload over the open form
+        assert page.input_value("[name=gift_kind]") == "rice"
+        shoot(page, "update-waits-for-the-form")
+
+        page.click("#save")
+        page.wait_for_selector("section.outbox")
+        saved = page.evaluate(
+            "async () => [...(await globalThis.wardsync.getAll('outbox')), "
+            "...(await globalThis.wardsync.getAll('sent'))].map(i => i.id)"
+        )
+        assert len(saved) == 1
+        with page.expect_navigation():
+            page.click("#update-now")  # no form open now: the new version takes over
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.evaluate("window.__samePage") is None
+        new = page.evaluate(CACHES)
+        assert len(new) == 1 and new != old
+        after = page.evaluate(
+            "async () => [...(await globalThis.wardsync.getAll('outbox')), "
+            "...(await globalThis.wardsync.getAll('sent'))].map(i => i.id)"
+        )
+        assert after == saved
+        draft = page.locator("li.draft")
+        assert draft.count() == 1
+        draft.locator("button").click()
+        assert page.input_value("[name=note]") == "còn dở: quay lại chiều nay"
