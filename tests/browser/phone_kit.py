@@ -266,13 +266,15 @@ class PhoneServer:
         self.teams += 1
         ward = f"W{self.teams}"
         made = self.api(
-            "POST", "/api/v1/org-units", json={"code": ward, "name": f"Phường {self.teams}",
-                                                "parent": "TA"}
+            "POST",
+            "/api/v1/org-units",
+            json={"code": ward, "name": f"Phường {self.teams}", "parent": "TA"},
         )
         assert made.status_code == 201, made.text
         volunteer = f"tnv-{self.teams}"
         made = self.api(
-            "POST", "/api/v1/users",
+            "POST",
+            "/api/v1/users",
             json={"username": volunteer, "role": "volunteer", "org_units": [ward]},
         )
         assert made.status_code == 201, made.text
@@ -413,8 +415,15 @@ def sent_ids(page) -> list[str]:
     )
 
 
-def record(page, form: str, fields: dict[str, str], choices: dict[str, str] | None = None,
-           address: str | None = None, household: str | None = None, wait: bool = True) -> None:
+def record(
+    page,
+    form: str,
+    fields: dict[str, str],
+    choices: dict[str, str] | None = None,
+    address: str | None = None,
+    household: str | None = None,
+    wait: bool = True,
+) -> None:
     """Fill in and save one form the way a volunteer does, by tapping and typing
     (``wait``: until it is saved and the home screen is back)."""
     page.click(f"button.form-button[data-form={form}]")
@@ -439,13 +448,18 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"phone-{name}.png"), full_page=True)
 
 
-def until(check, timeout: float = 30, what: str = "condition") -> None:
-    """Wait for something the test can only see outside the page (the server's database)."""
+def until(check, timeout: float = 30, what: str = "condition", page=None) -> None:
+    """Wait for something the test can only see outside the page (the server's database).
+
+    ``page``: poll through it, so that Playwright delivers its events meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.05)
+        if page is not None:
+            page.wait_for_timeout(50)
+        else:
+            time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
 
 

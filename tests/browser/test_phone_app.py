@@ -41,7 +41,8 @@ def kit(database, tmp_path_factory):
     # A short-lived access token: the app refreshes before nearly every request, so the
     # refresh path (and its grace window) is exercised throughout.
     kit = start_phone_server(
-        database, tmp_path_factory.mktemp(f"phone-{database.backend}"),
+        database,
+        tmp_path_factory.mktemp(f"phone-{database.backend}"),
         WARDSYNC_ACCESS_TOKEN_TTL="5",
     )
     yield kit
@@ -100,12 +101,26 @@ def test_enrol_by_the_qr_link_record_offline_reload_and_sync(browser, kit):
 
         context.set_offline(True)
         page.wait_for_selector(".net[data-online='0']")
-        record(page, "activation", {"citizen_id": "079123456789"}, {"status": "activated"},
-               address="12 hẻm 5, Lái Thiêu")
-        record(page, "household_help", {"quantity": "12,5", "hours": "3"},
-               {"kind": "road_repair", "unit": "m"}, address="7 Nguyễn Trãi")
-        record(page, "gift", {"gift_kind": "rice", "round": "2023-tet", "value_vnd": "450.000"},
-               address="3 Đường số 9")
+        record(
+            page,
+            "activation",
+            {"citizen_id": "079123456789"},
+            {"status": "activated"},
+            address="12 hẻm 5, Lái Thiêu",
+        )
+        record(
+            page,
+            "household_help",
+            {"quantity": "12,5", "hours": "3"},
+            {"kind": "road_repair", "unit": "m"},
+            address="7 Nguyễn Trãi",
+        )
+        record(
+            page,
+            "gift",
+            {"gift_kind": "rice", "round": "2023-tet", "value_vnd": "450.000"},
+            address="3 Đường số 9",
+        )
         assert unsent(page) == 3
         saved = outbox_ids(page)
         assert len(set(saved)) == 3
@@ -230,16 +245,24 @@ def gift_item(team, household: str, kind: str, round_: str, address: str) -> dic
         "campaign": CAMPAIGN,
         "org_unit": team.ward,
         "recorded_at": datetime.now().astimezone().isoformat(),
-        "data": {"household_id": household, "gift_kind": kind, "round": round_,
-                 "household_address": address},
+        "data": {
+            "household_id": household,
+            "gift_kind": kind,
+            "round": round_,
+            "household_address": address,
+        },
     }
 
 
 def test_the_app_warns_before_a_second_gift_of_a_kind_in_a_round(browser, kit):
     team = kit.team()
     house = str(uuid.uuid4())
-    assert [r["status"] for r in team.push_as_phone(
-        [gift_item(team, house, "rice", "2023-tet", "12 Hẻm 5, Bình Hoà")])] == ["applied"]
+    assert [
+        r["status"]
+        for r in team.push_as_phone(
+            [gift_item(team, house, "rice", "2023-tet", "12 Hẻm 5, Bình Hoà")]
+        )
+    ] == ["applied"]
     context, page = enrolled(browser, kit, team)  # its first sync pulls that household
     with context:
         # From the last pull: the household already has rice in this round.
@@ -264,8 +287,9 @@ def test_the_app_warns_before_a_second_gift_of_a_kind_in_a_round(browser, kit):
 
         # From its own outbox, offline: the gift it just saved.
         context.set_offline(True)
-        record(page, "gift", {"gift_kind": "rice", "round": "2024-tet"}, household="hem 5",
-               wait=False)
+        record(
+            page, "gift", {"gift_kind": "rice", "round": "2024-tet"}, household="hem 5", wait=False
+        )
         page.locator(".warning").wait_for()
         page.click("#save-anyway")
         page.wait_for_selector("section.outbox")
@@ -302,8 +326,13 @@ def test_two_phones_on_one_household(browser, kit):
 
         context_a.set_offline(True)
         context_b.set_offline(True)
-        record(b, "activation", {"citizen_id": "079188800001"}, {"status": "activated"},
-               household="hem 7")
+        record(
+            b,
+            "activation",
+            {"citizen_id": "079188800001"},
+            {"status": "activated"},
+            household="hem 7",
+        )
         record(b, "gift", {"gift_kind": "pack", "round": "r1"}, household="hem 7")
         record(a, "gift", {"gift_kind": "pack", "round": "r1"}, household="hem 7")
         context_a.set_offline(False)
@@ -385,3 +414,170 @@ def test_an_update_arriving_while_a_form_is_open_loses_no_draft(browser, kit):
         assert draft.count() == 1
         draft.locator("button").click()
         assert page.input_value("[name=note]") == "còn dở: quay lại chiều nay"
+
+
+# --- a refresh answer lost on the way back -------------------------------------------------------
+
+
+def device_family(kit, device_id: str):
+    from sqlalchemy import select
+
+    from sync.models import Device, TokenFamily
+
+    with kit.sessions() as session:
+        return session.execute(
+            select(TokenFamily)
+            .join(Device, Device.family_id == TokenFamily.id)
+            .where(Device.id == device_id)
+        ).scalar_one()
+
+
+def test_a_refresh_answer_lost_through_the_relay_is_retried_within_the_grace_window(browser, kit):
+    team = kit.team()
+    context, page = enrolled(browser, kit, team)
+    with context:
+        device = page.evaluate(
+            "async () => (await globalThis.wardsync.getValue('creds')).device_id"
+        )
+        context.set_offline(True)
+        record(page, "activation", {"citizen_id": "079177700001"}, {"status": "visited"})
+        kit.relay.lose_next("POST /api/v1/auth/refresh")
+        lost_before = len(kit.relay.lost)
+        context.set_offline(False)  # the access token has expired: first, a refresh
+        wait_unsent(page, 0)
+        wait_idle(page)
+        assert len(kit.relay.lost) == lost_before + 1
+        assert kit.relay.lost[-1].startswith("POST /api/v1/auth/refresh")
+        assert device_family(kit, device).revoked_at is None
+        assert "Điện thoại này đã bị thu hồi" not in page.locator("body").inner_text()
+
+        # And the phone carries on with the pair that reached it.
+        record(page, "activation", {"citizen_id": "079177700002"}, {"status": "visited"})
+        wait_unsent(page, 0)
+        wait_idle(page)
+        page.wait_for_selector("#receipt[data-accepted='2'][data-mine='2']")
+
+    assert team.progress() == {"citizens_reached": 2}
+    assert device_family(kit, device).revoked_at is None
+
+
+# --- a revoked phone --------------------------------------------------------------------------
+
+
+def test_a_revoked_phone_keeps_its_outbox_and_sends_the_same_ids_after_enrolling_again(
+    browser, kit
+):
+    team = kit.team()
+    context, page = enrolled(browser, kit, team)
+    with context:
+        first = page.evaluate("async () => (await globalThis.wardsync.getValue('creds')).device_id")
+        record(page, "activation", {"citizen_id": "079166600001"}, {"status": "visited"})
+        wait_unsent(page, 0)
+        context.set_offline(True)
+        record(page, "activation", {"citizen_id": "079166600002"}, {"status": "installed"})
+        record(page, "gift", {"gift_kind": "pack", "round": "r1"})
+        queued = outbox_ids(page)
+
+        assert kit.api("DELETE", f"/api/v1/devices/{first}").status_code == 204  # phone "lost"
+        context.set_offline(False)
+        page.wait_for_selector("#revoked")
+        assert outbox_ids(page) == queued
+        shoot(page, "revoked")
+
+        page.click("#revoked button")
+        enrol(page, team.code())
+        wait_unsent(page, 0)
+        wait_idle(page)
+        second = page.evaluate(
+            "async () => (await globalThis.wardsync.getValue('creds')).device_id"
+        )
+        assert second != first
+
+    by_id = {s.id: s for s in team.stored()}
+    assert set(queued) <= set(by_id)
+    assert {by_id[i].device_id for i in queued} == {second}
+    assert len(by_id) == 3
+    assert team.progress() == {
+        "citizens_reached": 2,
+        "accounts_installed": 1,
+        "gifts_delivered": 1,
+    }
+
+
+# --- Background Sync, the in-app browser warning, English ----------------------------------------
+
+
+def test_background_sync_sends_the_outbox_with_no_page_open(browser, kit):
+    team = kit.team()
+    context, page = enrolled(browser, kit, team)
+    with context:
+        context.set_offline(True)
+        record(page, "activation", {"citizen_id": "079155500001"}, {"status": "visited"})
+        record(page, "household_help", {}, {"kind": "sanitation"})
+        queued = outbox_ids(page)
+        page.close()  # the volunteer walks on; no page of the app is open
+        context.set_offline(False)
+
+        # What Chrome does when the network returns: fire the registered sync event.
+        # A page of the same site outside the app (not one of the worker's clients), only to
+        # reach the browser's DevTools protocol.
+        blank = context.new_page()
+        blank.goto(kit.base + "/healthz")
+        cdp = context.new_cdp_session(blank)
+        registrations = []
+        cdp.on(
+            "ServiceWorker.workerRegistrationUpdated",
+            lambda event: registrations.extend(event["registrations"]),
+        )
+        cdp.send("ServiceWorker.enable")
+        until(
+            lambda: any(r["scopeURL"].endswith("/app/") for r in registrations),
+            what="the service worker registration",
+            page=blank,
+        )
+        registration = next(r for r in registrations if r["scopeURL"].endswith("/app/"))
+        cdp.send(
+            "ServiceWorker.dispatchSyncEvent",
+            {
+                "origin": kit.base,
+                "registrationId": registration["registrationId"],
+                "tag": "wardsync-push",
+                "lastChance": False,
+            },
+        )
+        until(
+            lambda: sorted(s.id for s in team.stored()) == sorted(queued),
+            what="the worker to send the outbox",
+            page=blank,
+        )
+
+        page = open_app(context, kit.base + "/app/")
+        wait_unsent(page, 0)
+        assert sorted(sent_ids(page)) == sorted(queued)
+    assert team.progress() == {"citizens_reached": 1, "help_events": 1, "households_helped": 1}
+
+
+def test_inside_zalo_it_says_to_open_chrome_and_it_speaks_english_on_request(browser, kit):
+    team = kit.team()
+    zalo = (
+        "Mozilla/5.0 (Linux; Android 10; SM-A105F) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Mobile Safari/537.36 Zalo android/12100741 ZaloTheme/light"
+    )
+    with phone(browser, user_agent=zalo) as context:
+        page = open_app(context, team.enrol_link())
+        banner = page.locator("#in-app")
+        assert "Chrome hoặc Safari" in banner.inner_text()
+        assert "/app/" in banner.inner_text()
+        shoot(page, "inside-zalo")
+        enrol(page)
+        page.click("#lang")
+        page.wait_for_selector("button.form-button[data-form=activation]:has-text('Electronic ID')")
+        assert "Chrome or Safari" in page.locator("#in-app").inner_text()
+        page.click("button.form-button[data-form=activation]")
+        assert "Citizen ID number" in page.locator("form.record").inner_text()
+        page.click("#save")
+        assert "Required." in page.locator("[data-field=citizen_id] .error").inner_text()
+        shoot(page, "english")
+        page.reload()  # the choice is remembered
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#lang").inner_text() == "Tiếng Việt"
