@@ -125,6 +125,9 @@ function renderBanners() {
     add(box, h("div.banner.warn", { id: "in-app" }, t("inApp"), " ",
       h("code", location.origin + location.pathname)));
   }
+  if (!globalThis.isSecureContext) {
+    box.append(h("div.banner.warn", { id: "insecure" }, t("insecure")));
+  }
   if (state.creds && state.creds.revoked) {
     add(box, h("div.banner.warn", { id: "revoked" }, t("revoked"), " ",
       h("button", { type: "button", onclick: () => enrolScreen(app) }, t("enrol"))));
@@ -260,7 +263,10 @@ async function start() {
     sync("open");
   }
   addEventListener("online", () => { renderStatus(); sync("online"); });
-  addEventListener("offline", () => renderStatus());
+  addEventListener("offline", () => {
+    state.message = "";
+    renderStatus();
+  });
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") sync("visible");
   });

@@ -96,6 +96,18 @@
       .then((rows) => rows.map((row) => row.data));
   }
 
+  /** A random (version 4) uuid. crypto.randomUUID exists only on HTTPS pages (and localhost);
+   *  getRandomValues exists everywhere. */
+  function uuid() {
+    if (scope.crypto.randomUUID) return scope.crypto.randomUUID();
+    const b = scope.crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-` +
+      hex.slice(20);
+  }
+
   // --- the hybrid logical clock ---------------------------------------------------------
 
   const pad = (n, width) => String(n).padStart(width, "0");
@@ -142,7 +154,7 @@
       s.kv.put({ k: "clock", v: clock });
       const hlc = `${clock.wall}:${clock.counter}:${device}`;
       const item = {
-        id: scope.crypto.randomUUID(),
+        id: uuid(),
         form: form.form,
         form_version: form.form_version,
         campaign: form.campaign,
@@ -504,9 +516,13 @@
     return withLock("wardsync-sync", { ifAvailable: true }, async (lock) => {
       if (!lock) return { skipped: true };
       const outcome = { sent: 0, pulled: 0 };
+      const started = Date.now();
       outcome.sent = await push(report);
+      outcome.push_ms = Date.now() - started;
       outcome.pulled = await pull();
+      outcome.pull_ms = Date.now() - started - outcome.push_ms;
       outcome.receipt = await receipt();
+      scope.__wardsyncLastSync = outcome; // read by bench/phone.py
       try { await refreshForms(); } catch (_) { /* the forms we have still work */ }
       await setValue("lastSync", Date.now());
       return outcome;
@@ -514,7 +530,7 @@
   }
 
   scope.wardsync = {
-    openDb, transact, done, getValue, setValue, getAll, pulled, saveForm, tick, parseHlc,
+    uuid, openDb, transact, done, getValue, setValue, getAll, pulled, saveForm, tick, parseHlc,
     localTime, mask, enroll, freshToken, api, push, pull, receipt, refreshForms, syncOnce,
     setLanguage, request, readBody, AuthLost, Offline, Refused, SETTLED,
   };

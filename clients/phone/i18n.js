@@ -78,6 +78,8 @@ const WORDS = {
     updateWaitForm: "Hãy lưu hoặc đóng biểu mẫu đang mở trước khi cập nhật.",
     inApp: "Bạn đang mở trong ứng dụng khác (Zalo, Facebook…). Hãy mở đường dẫn này bằng " +
       "Chrome hoặc Safari để dùng được khi không có mạng:",
+    insecure: "Trang này không mở bằng HTTPS nên không dùng được khi mất mạng. Báo quản trị " +
+      "viên cấu hình HTTPS.",
     storageAsk: "Giữ dữ liệu trên máy",
     storageKept: "Dữ liệu được giữ lâu dài trên máy.",
     storageNotKept: "Trình duyệt chưa cho giữ lâu dài: hãy gửi thường xuyên.",
@@ -177,6 +179,8 @@ const WORDS = {
     updateWaitForm: "Save or close the open form before updating.",
     inApp: "You opened this inside another app (Zalo, Facebook…). Open the link in Chrome or " +
       "Safari so that it works with no network:",
+    insecure: "This page is not served over HTTPS, so it cannot work offline. Ask the " +
+      "administrator to set up HTTPS.",
     storageAsk: "Keep the data on this phone",
     storageKept: "The data is kept on this phone.",
     storageNotKept: "The browser may clear the data: send often.",

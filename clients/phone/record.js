@@ -14,9 +14,9 @@ const BIG_TEXT = 300; // fields allowed this many characters or more get a text 
 export function newDraft(definition, app, extra = {}) {
   const values = {};
   const household = definition.fields.find((f) => f.name === "household_id");
-  if (household && household.required) values.household_id = crypto.randomUUID();
+  if (household && household.required) values.household_id = ws.uuid();
   return {
-    id: crypto.randomUUID(),
+    id: ws.uuid(),
     form: definition.form,
     form_version: definition.form_version,
     def: definition, // pinned: the draft is saved against the version it was opened with
@@ -244,7 +244,7 @@ function householdWidget(box, field, draft, k, setValue) {
       h("button", { type: "button", id: "pick-household",
         onclick: () => { query.hidden = false; query.focus(); list(); } }, t("pickHousehold")),
       h("button", { type: "button", id: "new-household",
-        onclick: () => choose(crypto.randomUUID(), null) }, t("newHousehold"))),
+        onclick: () => choose(ws.uuid(), null) }, t("newHousehold"))),
     query, results, hint(field), h("div.error"));
   show();
 }

@@ -265,6 +265,7 @@ def test_the_app_warns_before_a_second_gift_of_a_kind_in_a_round(browser, kit):
     ] == ["applied"]
     context, page = enrolled(browser, kit, team)  # its first sync pulls that household
     with context:
+        context.set_offline(True)  # a street with no signal, from here on
         # From the last pull: the household already has rice in this round.
         page.click("button.form-button[data-form=gift]")
         page.click("#pick-household")
@@ -285,8 +286,7 @@ def test_the_app_warns_before_a_second_gift_of_a_kind_in_a_round(browser, kit):
         page.wait_for_selector("section.outbox")
         assert unsent(page) == 1
 
-        # From its own outbox, offline: the gift it just saved.
-        context.set_offline(True)
+        # From its own outbox: the gift it just saved.
         record(
             page, "gift", {"gift_kind": "rice", "round": "2024-tet"}, household="hem 5", wait=False
         )
