@@ -57,11 +57,15 @@
     });
   }
 
-  /** Run fn(stores) in one transaction; resolves with fn's result once it has committed. */
-  async function transact(names, mode, fn) {
+  /**
+   * Run fn(stores) in one transaction; resolves with fn's result once it has committed.
+   * Durability is strict (flushed to disk) unless `relaxed`: only for writes that the next
+   * sync would redo anyway (settling answers, pulled pages), never for a saved form.
+   */
+  async function transact(names, mode, fn, relaxed = false) {
     const db = await openDb();
     return new Promise((resolve, reject) => {
-      const tx = db.transaction(names, mode, { durability: "strict" });
+      const tx = db.transaction(names, mode, { durability: relaxed ? "relaxed" : "strict" });
       const stores = {};
       for (const name of [].concat(names)) stores[name] = tx.objectStore(name);
       let result;
@@ -354,46 +358,46 @@
     return "*".repeat(Math.max(0, citizenId.length - 3)) + citizenId.slice(-3);
   }
 
-  async function queued(limit) {
-    return transact("outbox", "readonly", (s) => new Promise((resolve, reject) => {
+  /**
+   * The oldest `limit` queued forms, each marked as sent by this device (so that a duplicate
+   * answer can be told apart: a resend of this device's own lost answer, or a form an earlier
+   * enrolment of the phone sent), in one transaction.
+   */
+  function takeBatch(limit, deviceId) {
+    return transact("outbox", "readwrite", (s) => new Promise((resolve, reject) => {
       const out = [];
       const cursor = s.outbox.index("order").openCursor();
       cursor.onsuccess = () => {
         const c = cursor.result;
         if (!c || out.length >= limit) return resolve(out);
-        if (c.value.state === "queued") out.push(c.value);
+        const item = c.value;
+        if (item.state === "queued") {
+          const sentBy = item.sentBy || [];
+          item.priorByMe = sentBy.includes(deviceId);
+          if (!item.priorByMe) {
+            item.sentBy = sentBy.concat([deviceId]);
+            c.update(item);
+          }
+          out.push(item);
+        }
         c.continue();
       };
       cursor.onerror = () => reject(cursor.error);
-    }));
-  }
-
-  /** Mark the batch as being sent by this device, so a duplicate answer can be told apart:
-   *  a resend of our own lost answer, or a form an earlier enrolment of this phone sent. */
-  function markSending(items, deviceId) {
-    return transact("outbox", "readwrite", async (s) => {
-      for (const item of items) {
-        const current = await done(s.outbox.get(item.id));
-        if (!current) continue;
-        const sentBy = current.sentBy || [];
-        current.priorByMe = sentBy.includes(deviceId);
-        if (!current.priorByMe) current.sentBy = sentBy.concat([deviceId]);
-        s.outbox.put(current);
-      }
-    });
+    }), true);
   }
 
   /** Settle one batch's answers in one transaction; returns how many were settled (left the
    *  outbox, or stay in it as rejected). */
   function settle(items, results, deviceId, serverHlc) {
+    // Only one sync runs at a time (a lock across tabs), and only rejected forms are changed
+    // by hand (fixed or discarded), never queued ones: the batch as taken is still current.
     return transact(["outbox", "sent", "kv"], "readwrite", async (s) => {
       let left = 0;
       for (let i = 0; i < items.length; i++) {
         const item = items[i];
+        const current = item;
         const result = results[i];
         if (!result || result.id !== item.id) continue;
-        const current = await done(s.outbox.get(item.id));
-        if (!current) continue; // settled by another tab meanwhile
         if (SETTLED.has(result.status)) {
           // Stored by this device, unless this is a duplicate of what an earlier enrolment of
           // the phone sent (this device had never sent it before this batch).
@@ -425,7 +429,7 @@
         s.kv.put({ k: "clock", v: later(row ? row.v : null, remote) });
       }
       return left;
-    });
+    }, true);
   }
 
   /** Send the outbox in batches until it holds nothing queued, or the network says stop. */
@@ -435,9 +439,8 @@
     let size = BATCH;
     let sent = 0;
     for (;;) {
-      const items = await queued(size);
+      const items = await takeBatch(size, creds.device_id);
       if (!items.length) return sent;
-      await markSending(items, creds.device_id);
       const response = await api("/api/v1/sync/push", {
         method: "POST", body: { submissions: items.map(envelope) },
       });
@@ -484,7 +487,7 @@
             version: change.version, data: change.data });
         }
         s.kv.put({ k: "cursor", v: page.next_cursor });
-      });
+      }, true);
       count += page.changes.length;
       cursor = page.next_cursor;
       if (!page.has_more) return count;
