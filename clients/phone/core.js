@@ -168,7 +168,6 @@
         data: form.data,
         order: `${pad(clock.wall, 15)}:${pad(clock.counter, 9)}`,
         state: "queued",
-        sentBy: [],
       };
       if (form.base_version) item.base_version = form.base_version;
       s.outbox.put(item);
@@ -359,31 +358,22 @@
   }
 
   /**
-   * The oldest `limit` queued forms, each marked as sent by this device (so that a duplicate
-   * answer can be told apart: a resend of this device's own lost answer, or a form an earlier
-   * enrolment of the phone sent), in one transaction.
+   * The oldest `limit` queued forms, and whether this device sent each before (kept in one
+   * record, "tried:<device>"), so that a duplicate answer can be told apart: a resend of this
+   * device's own lost answer, or a form an earlier enrolment of the phone sent.
    */
   function takeBatch(limit, deviceId) {
-    return transact("outbox", "readwrite", (s) => new Promise((resolve, reject) => {
-      const out = [];
-      const cursor = s.outbox.index("order").openCursor();
-      cursor.onsuccess = () => {
-        const c = cursor.result;
-        if (!c || out.length >= limit) return resolve(out);
-        const item = c.value;
-        if (item.state === "queued") {
-          const sentBy = item.sentBy || [];
-          item.priorByMe = sentBy.includes(deviceId);
-          if (!item.priorByMe) {
-            item.sentBy = sentBy.concat([deviceId]);
-            c.update(item);
-          }
-          out.push(item);
-        }
-        c.continue();
-      };
-      cursor.onerror = () => reject(cursor.error);
-    }), true);
+    // One getAll, not a cursor (a round trip per form), and one write for the whole batch.
+    return transact(["outbox", "kv"], "readwrite", async (s) => {
+      const all = await done(s.outbox.index("order").getAll());
+      const batch = all.filter((item) => item.state === "queued").slice(0, limit);
+      const row = await done(s.kv.get(`tried:${deviceId}`));
+      const tried = new Set(row ? row.v : []);
+      for (const item of batch) item.priorByMe = tried.has(item.id);
+      for (const item of batch) tried.add(item.id);
+      s.kv.put({ k: `tried:${deviceId}`, v: [...tried] });
+      return batch;
+    }, true);
   }
 
   /** Settle one batch's answers in one transaction; returns how many were settled (left the
@@ -422,6 +412,12 @@
           s.outbox.put({ ...current, state: "rejected", errors: result.errors || {} });
           left++;
         }
+      }
+      const row = await done(s.kv.get(`tried:${deviceId}`));
+      if (row) {
+        const settledIds = new Set(items.filter((_, i) => results[i] &&
+          results[i].id === items[i].id && results[i].status !== "rejected").map((x) => x.id));
+        s.kv.put({ k: row.k, v: row.v.filter((id) => !settledIds.has(id)) });
       }
       const remote = parseHlc(serverHlc);
       if (remote) {
