@@ -15,7 +15,7 @@ const VERSION = "__VERSION__";
 const SHELL = __SHELL__;
 const CACHE = `wardsync-shell-${VERSION}`;
 
-importScripts("core.js");
+importScripts("store.js", "net.js", "sync.js");
 
 self.addEventListener("install", (event) => {
   event.waitUntil(

@@ -63,12 +63,12 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy(shell_client):
 
 
 def test_files_are_gzipped_when_asked_and_revalidate_by_etag(shell_client):
-    plain = shell_client.get("/app/core.js")
-    zipped = shell_client.get("/app/core.js", headers={"Accept-Encoding": "gzip, br"})
+    plain = shell_client.get("/app/sync.js")
+    zipped = shell_client.get("/app/sync.js", headers={"Accept-Encoding": "gzip, br"})
     assert zipped.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(zipped.data) == plain.data
     assert len(zipped.data) < len(plain.data) / 2
-    again = shell_client.get("/app/core.js", headers={"If-None-Match": plain.headers["ETag"]})
+    again = shell_client.get("/app/sync.js", headers={"If-None-Match": plain.headers["ETag"]})
     assert again.status_code == 304
 
 
