@@ -80,7 +80,6 @@ const WORDS = {
       "Chrome hoặc Safari để dùng được khi không có mạng:",
     insecure: "Trang này không mở bằng HTTPS nên không dùng được khi mất mạng. Báo quản trị " +
       "viên cấu hình HTTPS.",
-    storageAsk: "Giữ dữ liệu trên máy",
     storageKept: "Dữ liệu được giữ lâu dài trên máy.",
     storageNotKept: "Trình duyệt chưa cho giữ lâu dài: hãy gửi thường xuyên.",
     language: "English",
@@ -181,7 +180,6 @@ const WORDS = {
       "Safari so that it works with no network:",
     insecure: "This page is not served over HTTPS, so it cannot work offline. Ask the " +
       "administrator to set up HTTPS.",
-    storageAsk: "Keep the data on this phone",
     storageKept: "The data is kept on this phone.",
     storageNotKept: "The browser may clear the data: send often.",
     language: "Tiếng Việt",
