@@ -7,8 +7,8 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 
-from . import config, db, errors, gate, throttle, transport, web
-from .api import campaigns, devices, exports, health, orgunits, progress, review, users
+from . import app_shell, config, db, errors, gate, throttle, transport, web
+from .api import campaigns, devices, exports, forms, health, orgunits, progress, review, users
 from .api import sync as sync_api
 from .auth import views as auth_views
 
@@ -22,6 +22,7 @@ API_BLUEPRINTS = (
     progress.blp,
     review.blp,
     exports.blp,
+    forms.blp,
 )
 
 
@@ -46,8 +47,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api = Api(app, spec_kwargs={"components": {"securitySchemes": _security_schemes()}})
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)
+    forms.register_schemas(api)
     app.register_blueprint(health.blp)
     web.init_app(app)
+    app_shell.init_app(app)
     # After Api(): flask-smorest registers its own error handler, which ours replaces.
     errors.init_app(app)
     return app

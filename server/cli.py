@@ -109,7 +109,11 @@ def _print_enrolment_codes(session) -> None:
     click.echo("Enrolment codes for the volunteers' phones (one use each, valid 24 h):")
     for username, ward, code in codes:
         click.echo(f"* {username:<10} {ward:<16} {code}")
-    click.echo("Enrol a phone: wardsync-client enroll --server http://127.0.0.1:8000 --code <code>")
+    click.echo(
+        "Enrol a phone: open http://<this machine>:8000/app/#enroll=<code> on it (the lead's"
+        " /devices page shows it as a QR code),"
+    )
+    click.echo("or: wardsync-client enroll --server http://127.0.0.1:8000 --code <code>")
 
 
 @main.group("api-key")

@@ -43,6 +43,12 @@ def load(env: dict[str, str] | None = None, instance: Path | None = None) -> dic
         "THROTTLE_PREFIX": env.get("WARDSYNC_THROTTLE_PREFIX", "wardsync"),
         # How many proxies in front of wardsync append to X-Forwarded-For (0: none trusted).
         "PROXY_COUNT": int(env.get("WARDSYNC_PROXY_COUNT", 0)),
+        # A refresh token (or an enrolment code) presented again this soon after its first
+        # use, before anything newer was used, is a lost answer's retry, not a thief.
+        "REFRESH_GRACE_S": int(env.get("WARDSYNC_REFRESH_GRACE_S", 30)),
+        # Where the phone app's files are (default: the installed package); tests point it
+        # at a copy they can change, to show an update arriving.
+        "PHONE_APP_DIR": env.get("WARDSYNC_APP_DIR"),
         "MAX_CONTENT_LENGTH": 5 * MIB,
         "SQL_ECHO": env.get("WARDSYNC_SQL_ECHO") == "1",
         # The pages' session cookie is Secure unless told otherwise (plain-HTTP demo on

@@ -6,12 +6,20 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from . import audit, orgunits, users
 from .errors import Forbidden, Invalid, NotFound
-from .models import Device, EnrollmentCode, OrgUnit, User, utcnow
+from .models import (
+    Device,
+    EnrollmentCode,
+    OrgUnit,
+    RefreshToken,
+    Submission,
+    User,
+    utcnow,
+)
 from .scope import Scope
 
 CODE_TTL = timedelta(hours=24)
@@ -67,23 +75,18 @@ def create_code(
     return code, expires_at
 
 
-def peek_code(session: Session, code: str) -> EnrollmentCode | None:
-    """The code's row if it can still be used (``enroll`` checks again, atomically)."""
-    enrollment = session.scalar(
-        select(EnrollmentCode).where(EnrollmentCode.code_hash == _digest(code))
-    )
-    if enrollment is None or enrollment.used_at is not None or enrollment.expires_at <= utcnow():
-        return None
-    return enrollment
-
-
-def enroll(session: Session, code: str, name: str, family_id: str) -> Device:
-    """Spend the code on a new device bound to the token family ``family_id``."""
-    enrollment = session.scalar(
+def lock_code(session: Session, code: str) -> EnrollmentCode | None:
+    """The code's row, whatever its state, locked until the transaction ends: two enrolments
+    with one code (a phone retrying while its first try is still running) go one by one."""
+    return session.scalar(
         select(EnrollmentCode).where(EnrollmentCode.code_hash == _digest(code)).with_for_update()
     )
+
+
+def enroll(session: Session, enrollment: EnrollmentCode, name: str, family_id: str) -> Device:
+    """Spend an unused code on a new device bound to the token family ``family_id``."""
     now = utcnow()
-    if enrollment is None or enrollment.used_at is not None or enrollment.expires_at <= now:
+    if enrollment.used_at is not None or enrollment.expires_at <= now:
         raise EnrollmentRefused()
     claimed = session.execute(
         update(EnrollmentCode)
@@ -106,6 +109,50 @@ def enroll(session: Session, code: str, name: str, family_id: str) -> Device:
     session.flush()
     enrollment.device_id = device.id
     return device
+
+
+def replay(session: Session, enrollment: EnrollmentCode, name: str, grace_s: int) -> Device:
+    """The device a used code made, when this is the retry of an enrolment whose answer was
+    lost: the same name, within the grace window of the code's use, and before the device
+    ever refreshed. Any other reuse of the code means it leaked: the device it made loses its
+    tokens (the caller commits that) and the enrolment is refused."""
+    device = session.get(Device, enrollment.device_id) if enrollment.device_id else None
+    if device is None or enrollment.used_at is None:
+        raise EnrollmentRefused()
+    in_grace = utcnow() - enrollment.used_at <= timedelta(seconds=grace_s)
+    refreshed = session.scalar(
+        select(
+            exists().where(
+                RefreshToken.family_id == device.family_id, RefreshToken.used_at.is_not(None)
+            )
+        )
+    )
+    if device.revoked_at is None and in_grace and name == device.name and not refreshed:
+        return device
+    users.revoke_family(session, device.family_id, "enrollment_code_reuse")
+    raise EnrollmentRefused()
+
+
+def receipt(session: Session, device: Device) -> dict:
+    """What the server holds from this phone: the volunteer's "the server has 37 of your 37".
+
+    Counted from the stored submissions themselves (the ``(device_id, received_at)`` index),
+    so it is exact on every worker and host.
+    """
+    accepted, last = session.execute(
+        select(func.count(), func.max(Submission.received_at)).where(
+            Submission.device_id == device.id
+        )
+    ).one()
+    volunteer = session.get(User, device.user_id)
+    return {
+        "device_id": device.id,
+        "name": device.name,
+        "volunteer": volunteer.username if volunteer else None,
+        "org_units": sorted(u.code for u in device.org_units),
+        "accepted": accepted,
+        "last_push_at": last,
+    }
 
 
 def get(session: Session, device_id: str) -> Device | None:

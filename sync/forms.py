@@ -1,8 +1,11 @@
-"""The three forms (and ``void``), versioned, as marshmallow schemas.
+"""The forms' marshmallow schemas, generated from their definitions in ``sync.formdefs``.
 
 Unknown fields are errors, never dropped: a phone must not be able to smuggle in a field (a
 VNeID password, say) that the form does not declare. Money is an integer number of đồng.
 A citizen id leaves this module only as a keyed hash and a masked form.
+
+There is no hand-written schema of a form here: each one is built from its definition, so the
+server validates exactly what ``GET /api/v1/forms`` tells the phones.
 """
 
 from __future__ import annotations
@@ -17,16 +20,23 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
-from . import text
+from . import formdefs, text
 from .fields import Address, Code, Name, Note, StrictInteger
+from .formdefs import FieldDef, FormDef
 
-STATUSES = ("visited", "no_smartphone", "installed", "activated", "refused", "ineligible")
-HELP_KINDS = ("road_repair", "yard_concrete", "sanitation", "house_repair", "cleanup", "other")
-UNITS = ("m", "m2", "item", "hour")
-PHONE_OWNERS = ("self", "family", "volunteer")
+
+def _values(form: str, name: str) -> tuple[str, ...]:
+    return tuple(c.value for c in formdefs.BY_KEY[(form, 1)].field(name).choices)
+
+
+STATUSES = _values("activation", "status")
+HELP_KINDS = _values("household_help", "kind")
+UNITS = _values("household_help", "unit")
+PHONE_OWNERS = _values("activation", "phone_owner")
 EVENT_FORMS = ("household_help", "gift")
 MAX_INT32 = 2**31 - 1  # the widest integer column the envelope's numbers are stored in
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TEXT_FIELDS = {"name": Name, "address": Address, "note": Note}
 
 
 class UUIDString(fields.String):
@@ -41,11 +51,14 @@ class UUIDString(fields.String):
 
 
 class Amount(fields.Field):
-    """A non-negative JSON number with at most two decimals, kept exact as a Decimal."""
+    """A JSON number within bounds and with at most ``places`` decimals, kept exact as a
+    Decimal (never a float: 0.1 + 0.2 hours must add up)."""
 
-    def __init__(self, *, maximum: int, **kwargs):
+    def __init__(self, *, minimum: int = 0, maximum: int, places: int = 2, **kwargs):
         super().__init__(**kwargs)
+        self.minimum = minimum
         self.maximum = maximum
+        self.places = places
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -54,10 +67,10 @@ class Amount(fields.Field):
             amount = Decimal(str(value))
         except InvalidOperation as exc:
             raise ValidationError("Not a valid number.") from exc
-        if not amount.is_finite() or amount < 0 or amount > self.maximum:
-            raise ValidationError(f"Must be between 0 and {self.maximum}.")
-        if amount.as_tuple().exponent < -2:
-            raise ValidationError("At most two decimal places.")
+        if not amount.is_finite() or amount < self.minimum or amount > self.maximum:
+            raise ValidationError(f"Must be between {self.minimum} and {self.maximum}.")
+        if amount.as_tuple().exponent < -self.places:
+            raise ValidationError(f"At most {self.places} decimal places.")
         return amount
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -69,54 +82,101 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
-class ActivationV1(StrictSchema):
-    citizen_id = fields.String(
-        # ASCII digits to the very end: Python's \d takes any script's digits and $ a final
-        # newline, and either would make a second record for one citizen.
-        required=True,
-        validate=validate.Regexp(r"[0-9]{12}\Z", error="Must be 12 digits."),
-    )
-    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
-    household_id = UUIDString()
-    household_address = Address()
-    phone_owner = fields.String(validate=validate.OneOf(PHONE_OWNERS))
-    note = Note()
+def _text(definition: FieldDef, **kwargs) -> fields.Field:
+    """Free text through the contract's own caps, which must be the ones the definition states."""
+    built = TEXT_FIELDS[definition.text](min_length=definition.min_length, **kwargs)
+    lengths = [v for v in _validators(built) if isinstance(v, validate.Length)]
+    caps = (lengths[0].min, lengths[0].max) if lengths else (None, None)
+    if caps != (definition.min_length, definition.max_length):
+        raise AssertionError(f"{definition.name}: sync.fields allows {caps}")
+    return built
 
 
-class HouseholdHelpV1(StrictSchema):
-    household_id = UUIDString(required=True)
-    household_address = Address()
-    kind = fields.String(required=True, validate=validate.OneOf(HELP_KINDS))
-    quantity = Amount(maximum=1_000_000_000)
-    unit = fields.String(validate=validate.OneOf(UNITS))
-    volunteers = StrictInteger(load_default=1, validate=validate.Range(min=1, max=10_000))
-    hours = Amount(maximum=1000, load_default=Decimal(0))
-    note = Note()
+def _validators(built: fields.Field) -> list:
+    return list(getattr(built, "validators", []))
 
 
-class GiftV1(StrictSchema):
-    household_id = UUIDString(required=True)
-    household_address = Address()
-    gift_kind = Code(required=True)
-    round = Code(required=True)
-    count = StrictInteger(load_default=1, validate=validate.Range(min=1, max=1_000_000))
-    value_vnd = StrictInteger(load_default=0, validate=validate.Range(min=0, max=10**13))
-    donor = Name()
-    note = Note()
+def build_field(definition: FieldDef, *, required: bool | None = None) -> fields.Field:
+    """The marshmallow field that checks what ``definition`` states, and nothing else."""
+    kwargs: dict[str, Any] = {
+        "required": definition.required if required is None else required,
+        # For the OpenAPI document (apispec reads metadata); validation ignores it.
+        "metadata": {"description": definition.label.en},
+    }
+    if definition.default is not None:
+        kwargs["load_default"] = (
+            Decimal(definition.default) if definition.type == "number" else definition.default
+        )
+    kind = definition.type
+    if kind == "string" and definition.pattern is not None:
+        # No stripping: " 001203004005" is not 12 digits, whatever a lenient reader might say.
+        return fields.String(
+            validate=validate.Regexp(
+                rf"(?:{definition.pattern})\Z", error=definition.pattern_error or "Invalid."
+            ),
+            **kwargs,
+        )
+    if kind == "string":
+        return _text(definition, **kwargs)
+    if kind == "integer":
+        return StrictInteger(
+            validate=validate.Range(min=definition.min, max=definition.max), **kwargs
+        )
+    if kind == "number":
+        kwargs["metadata"].update(
+            type="number",
+            minimum=definition.min,
+            maximum=definition.max,
+            description=f"{definition.label.en}; at most {definition.decimals} decimals",
+        )
+        return Amount(
+            minimum=definition.min,
+            maximum=definition.max,
+            places=definition.decimals,
+            **kwargs,
+        )
+    if kind == "uuid":
+        kwargs["metadata"]["format"] = "uuid"
+        return UUIDString(**kwargs)
+    if kind == "code":
+        return Code(**kwargs)
+    if kind == "choice":
+        return fields.String(
+            validate=validate.OneOf([c.value for c in definition.choices]), **kwargs
+        )
+    raise AssertionError(f"no marshmallow field for type {kind!r}")
 
 
-class VoidV1(StrictSchema):
-    target = UUIDString(required=True)
-    reason = Note(required=True, min_length=1)
+def build_schema(
+    definition: FormDef,
+    *,
+    only: tuple[str, ...] | None = None,
+    optional: bool = False,
+    name: str | None = None,
+) -> type[Schema]:
+    """A schema class generated from a definition (``optional``: every field may be left out)."""
+    declared = {
+        f.name: build_field(f, required=False if optional else None)
+        for f in definition.fields
+        if only is None or f.name in only
+    }
+    name = name or f"{_camel(definition.form)}V{definition.version}"
+    body = {**declared, "__doc__": definition.label.en, "__module__": __name__}
+    return type(name, (StrictSchema,), body)
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
 
 
 FORMS: dict[tuple[str, int], type[Schema]] = {
-    ("activation", 1): ActivationV1,
-    ("household_help", 1): HouseholdHelpV1,
-    ("gift", 1): GiftV1,
-    ("void", 1): VoidV1,
+    key: build_schema(definition) for key, definition in formdefs.BY_KEY.items()
 }
 FORM_NAMES = tuple(sorted({name for name, _ in FORMS}))
+ActivationV1 = FORMS[("activation", 1)]
+HouseholdHelpV1 = FORMS[("household_help", 1)]
+GiftV1 = FORMS[("gift", 1)]
+VoidV1 = FORMS[("void", 1)]
 
 
 class Envelope(StrictSchema):
@@ -201,11 +261,10 @@ def mask_citizen_id(citizen_id: str) -> str:
     return "*" * (len(citizen_id) - 3) + citizen_id[-3:]
 
 
-class CorrectionValues(StrictSchema):
-    """What a lead may set on an activation record: its status and its other fields."""
-
-    status = fields.String(validate=validate.OneOf(STATUSES))
-    household_id = UUIDString()
-    household_address = Address()
-    phone_owner = fields.String(validate=validate.OneOf(PHONE_OWNERS))
-    note = Note()
+# What a lead may set on an activation record: its status and its other fields.
+CorrectionValues = build_schema(
+    formdefs.ACTIVATION_V1,
+    only=("status", "household_id", "household_address", "phone_owner", "note"),
+    optional=True,
+    name="CorrectionValues",
+)

@@ -148,6 +148,9 @@ class _Push:
         self.locked: set[int] = set()
         self.received_at = datetime.now(UTC)
         self.void_targets: dict[str, tuple] = {}
+        # Households whose gifts changed: the pull shows each household's gifts, so these
+        # go to the change feed at a new version even when nothing else about them did.
+        self.gift_households: set[str] = set()
 
     def run(self, items: list[Any]) -> PushOutcome:
         self.results = [None] * len(items)
@@ -540,12 +543,14 @@ class _Push:
         for e in new_events:
             if e.form == "gift":
                 gift_keys.add((e.campaign.id, e.row["business_key"]))
+                self.gift_households.add(e.data["household_id"])
             else:
                 households.add((e.campaign.id, e.data["household_id"]))
         for sid in voided_now:
             target = stored_targets.get(sid)
             if target is not None and target.form == "gift":
                 gift_keys.add((target.campaign_id, target.business_key))
+                self.gift_households.add(target.household_id)
             elif target is not None:
                 households.add((target.campaign_id, target.household_id))
         stored = self._stored_events(gift_keys, households)
@@ -662,7 +667,10 @@ class _Push:
     # 6. households ----------------------------------------------------------------------
 
     def _upsert_households(self, batch: list[Item]) -> None:
-        """The registry: the latest form by clock names the ward, the latest address wins."""
+        """The registry: the latest form by clock names the ward, the latest address wins.
+
+        A household whose gifts changed (a gift, a void of one) gets a new version too.
+        """
         named: dict[str, Item] = {}
         addressed: dict[str, Item] = {}
         for item in batch:
@@ -675,21 +683,23 @@ class _Push:
                 hid not in addressed or _position(item) > _position(addressed[hid])
             ):
                 addressed[hid] = item
-        if not named:
+        wanted = sorted(set(named) | self.gift_households)
+        if not wanted:
             return
         existing = {
-            h.id: h
-            for h in self.session.scalars(select(Household).where(Household.id.in_(sorted(named))))
+            h.id: h for h in self.session.scalars(select(Household).where(Household.id.in_(wanted)))
         }
         self._load_paths({h.org_unit_id for h in existing.values()})
         new_households: list[Household] = []
-        for hid in sorted(named):
+        for hid in wanted:
             household = existing.get(hid)
+            if household is None and hid not in named:
+                continue  # a void's target from before households were kept: nothing to show
             if household is None:
                 household = Household(id=hid, address=None, address_hlc="", unit_hlc="", version=0)
                 new_households.append(household)
-            changed = False
-            if _position(named[hid]) > household.unit_hlc:
+            changed = hid in self.gift_households
+            if hid in named and _position(named[hid]) > household.unit_hlc:
                 household.org_unit_id = named[hid].unit.id
                 household.unit_hlc = _position(named[hid])
                 changed = True

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from . import feed
-from .merge import outcomes_of, status_of, visible_fields
-from .models import ActivationRecord, Campaign, Household, OrgUnit, Target
+from .ingest import event_from_row
+from .merge import gift_standing, outcomes_of, status_of, visible_fields
+from .models import ActivationRecord, Campaign, Household, OrgUnit, Submission, Target
 from .scope import Scope
 
 
@@ -130,9 +131,54 @@ def _households(session: Session, ids: list[str]) -> dict:
         .join(OrgUnit, OrgUnit.id == Household.org_unit_id)
         .where(Household.id.in_(ids))
     )
+    gifts = _gifts(session, ids)
     return {
-        h.id: (h.version, {"id": h.id, "address": h.address, "org_unit": code}) for h, code in rows
+        h.id: (
+            h.version,
+            {"id": h.id, "address": h.address, "org_unit": code, "gifts": gifts.get(h.id, [])},
+        )
+        for h, code in rows
     }
+
+
+def _gifts(session: Session, household_ids: list[str]) -> dict[str, list[dict]]:
+    """Each household's gift groups that are not void: enough for a phone to warn before a
+    second delivery of one kind in one round, offline.
+
+    ``count`` is what the group counts (the canonical gift, and doubles a lead confirmed);
+    ``status`` is ``suspected`` while a second delivery waits for a lead's decision.
+    """
+    campaigns = dict(session.execute(select(Campaign.id, Campaign.code)).all())
+    rows = session.execute(
+        select(Submission).where(
+            # campaign first: the (campaign_id, household_id) index serves this
+            Submission.campaign_id.in_(sorted(campaigns)),
+            Submission.household_id.in_(household_ids),
+            Submission.form == "gift",
+        )
+    ).scalars()
+    groups: dict[tuple[str, int, str], list] = defaultdict(list)
+    data = {}
+    for row in rows:
+        groups[(row.household_id, row.campaign_id, row.business_key)].append(event_from_row(row))
+        data[row.id] = row.data
+    out: dict[str, list[dict]] = defaultdict(list)
+    for (household, campaign_id, _), events in sorted(groups.items()):
+        standing = gift_standing(events)
+        counted = [e for e in events if standing[e.sid] == "counted"]
+        if not counted:
+            continue  # every gift of the group is void
+        first = data[min(counted, key=lambda e: e.order).sid]
+        out[household].append(
+            {
+                "campaign": campaigns[campaign_id],
+                "gift_kind": first["gift_kind"],
+                "round": first["round"],
+                "count": sum(e.count for e in counted),
+                "status": "suspected" if "suspected" in standing.values() else "counted",
+            }
+        )
+    return out
 
 
 def _activations(session: Session, ids: list[str]) -> dict:
@@ -155,6 +201,7 @@ def _activations(session: Session, ids: list[str]) -> dict:
                 "citizen_id": record.citizen_masked,
                 "status": status_of(record.state),
                 "outcomes": outcomes_of(record.state),
+                "household_id": None,
                 **visible_fields(record.state),
             },
         )

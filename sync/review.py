@@ -29,6 +29,7 @@ from .models import (
     ActivationRecord,
     Campaign,
     Correction,
+    Household,
     OrgUnit,
     ReviewItem,
     Submission,
@@ -81,6 +82,16 @@ def _close(item: ReviewItem, resolution: dict, delta: Counter) -> None:
     item.resolved_at = datetime.now(UTC)
     if item.kind in COUNTED_REVIEWS:
         delta[(item.org_unit_id, "open_conflicts", item.day.isoformat())] -= 1
+
+
+def _publish_household(session: Session, household_id: str) -> None:
+    """A household's gifts changed standing: phones pull it again, at a new version."""
+    household = session.get(Household, household_id)
+    if household is None:
+        return
+    household.version += 1
+    path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == household.org_unit_id))
+    feed.publish(session, [feed.Change("household", household_id, path)])
 
 
 def _publish_record(session: Session, record: ActivationRecord) -> None:
@@ -142,6 +153,7 @@ def _judge_double(session: Session, actor: User, item: ReviewItem, confirm: bool
     delta = difference(after, before)
     _close(item, {"confirm": confirm, "by": actor.username}, delta)
     counters.apply(session, item.campaign_id, delta)
+    _publish_household(session, gift.household_id)
     audit.record(
         session, actor, "review.double", "submission", gift_id, confirm=confirm, item=item.id
     )

@@ -15,6 +15,7 @@ from ..auth.principal import current, requires, unauthorized
 from ..auth.views import token_pair
 
 blp = Blueprint("devices", __name__, url_prefix="/api/v1", description="Devices")
+CODE_REFUSED = "The enrolment code is unknown, used or expired."
 
 
 class CodeIn(Schema):
@@ -53,6 +54,19 @@ class DeviceList(Schema):
     items = fields.List(fields.Nested(DeviceOut))
 
 
+class ReceiptOut(Schema):
+    device_id = fields.String(required=True)
+    name = fields.String(required=True)
+    volunteer = fields.String(required=True)
+    org_units = fields.List(fields.String(), required=True)
+    accepted = fields.Integer(
+        required=True, metadata={"description": "submissions this device sent that are stored"}
+    )
+    last_push_at = fields.AwareDateTime(
+        required=True, allow_none=True, metadata={"description": "null before the first push"}
+    )
+
+
 @blp.route("/enrollment-codes", methods=["POST"])
 @requires("admin", "lead")
 @blp.arguments(CodeIn)
@@ -70,10 +84,14 @@ def create_code(body):
 @blp.arguments(EnrollIn)
 @blp.response(201, EnrollOut)
 def enroll(body):
-    """Enrol a phone with a one-use code (no token: the code is the credential).
+    """Spend a one-use enrolment code on a new device; the code is the only credential.
 
-    Failed enrolments are limited per phone (30 a minute from one address, 429 past that),
-    so codes cannot be guessed; many phones enrolling at one briefing are not held back.
+    The same code and name presented again within ``WARDSYNC_REFRESH_GRACE_S`` of its use,
+    before the device first refreshed, is the retry of an answer that was lost: it answers the
+    same device with a working pair (the first pair stays valid too). Any other reuse of a used
+    code is refused, and the device it made loses its tokens: the code has leaked. Failed
+    enrolments are limited per phone (30 a minute from one address, 429 past that), so codes
+    cannot be guessed; many phones enrolling at one briefing are not held back.
     """
     answer = throttle.guarded(
         throttle.ENROLL,
@@ -82,23 +100,34 @@ def enroll(body):
         lambda: _enroll(body["code"], body["name"]),
     )
     if answer is None:
-        raise unauthorized("The enrolment code is unknown, used or expired.")
+        raise unauthorized(CODE_REFUSED)
     return answer
 
 
 def _enroll(code: str, name: str) -> dict | None:
     session = db.session()
-    enrollment = devices.peek_code(session, code)
+    config = current_app.config
+    enrollment = devices.lock_code(session, code)
     if enrollment is None:
         return None
-    rotation = refresh.start_family(
-        session, enrollment.volunteer_id, current_app.config["REFRESH_TOKEN_TTL"]
-    )
-    try:
-        device = devices.enroll(session, code, name, rotation.family_id)
-    except devices.EnrollmentRefused:
-        session.rollback()
-        return None
+    if enrollment.used_at is None:
+        rotation = refresh.start_family(
+            session, enrollment.volunteer_id, config["REFRESH_TOKEN_TTL"]
+        )
+        try:
+            device = devices.enroll(session, enrollment, name, rotation.family_id)
+        except devices.EnrollmentRefused:
+            session.rollback()
+            return None
+    else:
+        try:
+            device = devices.replay(session, enrollment, name, config["REFRESH_GRACE_S"])
+        except devices.EnrollmentRefused:
+            session.commit()  # the revocation of a leaked code's device
+            return None
+        rotation = refresh.add_first_token(
+            session, device.family_id, device.user_id, config["REFRESH_TOKEN_TTL"]
+        )
     session.commit()
     return {"device_id": device.id, **token_pair(rotation, device.id)}
 
@@ -108,6 +137,19 @@ def _enroll(code: str, name: str) -> dict | None:
 @blp.response(200, DeviceList)
 def list_devices():
     return {"items": devices.list_in_scope(db.session(), current().scope)}
+
+
+@blp.route("/devices/me", methods=["GET"])
+@requires("volunteer", device=True)
+@blp.response(200, ReceiptOut)
+@blp.alt_response(401, description="No, an expired or a revoked device token.")
+@blp.alt_response(403, description="Not a device token.")
+def my_device():
+    """The calling phone's receipt: who it is, its wards, and how many of the forms it sent
+    the server has stored ("the server has 37 of your 37")."""
+    session = db.session()
+    device = devices.get(session, current().device_id)
+    return devices.receipt(session, device)
 
 
 @blp.route("/devices/<device_id>", methods=["DELETE"])

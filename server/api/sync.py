@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sync import feed, ingest
 from sync.pull import pull as pull_changes
 
-from .. import db, gate
+from .. import db, gate, localise
 from ..auth.principal import current, requires
 from ..errors import ApiError
 
@@ -73,7 +73,7 @@ def push():
                 ) from exc
             time.sleep(0.05 * (attempt + 1))
     return jsonify(
-        results=outcome.results,
+        results=localise.push_results(outcome.results),
         server_time=outcome.server_time.isoformat(),
         server_hlc=outcome.server_hlc,
     )

@@ -69,7 +69,10 @@ def refresh_tokens(body):
     session = db.session()
     try:
         rotation = refresh.rotate(
-            session, body["refresh_token"], current_app.config["REFRESH_TOKEN_TTL"]
+            session,
+            body["refresh_token"],
+            current_app.config["REFRESH_TOKEN_TTL"],
+            current_app.config["REFRESH_GRACE_S"],
         )
     except refresh.RefreshRejected as exc:
         raise unauthorized(str(exc)) from exc

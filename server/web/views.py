@@ -294,8 +294,15 @@ def _devices_page(code: dict | None = None):
         volunteers=volunteers,
         units=units,
         code=code,
-        qr=qr_svg(code["code"]) if code else None,
+        link=_enrol_link(code["code"]) if code else None,
+        qr=qr_svg(_enrol_link(code["code"])) if code else None,
     )
+
+
+def _enrol_link(code: str) -> str:
+    """What the QR code holds: the phone app with the code filled in, so a phone's camera
+    opens the app ready to enrol. Behind the fragment, the code never reaches a server log."""
+    return url_for("phone_app.index", _external=True) + "#enroll=" + code
 
 
 @bp.post("/devices/<device_id>/revoke")

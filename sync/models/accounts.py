@@ -68,6 +68,13 @@ class RefreshToken(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The token this one was issued for (NULL: the family's first, from a login or an
+    # enrolment). A lost answer's retry gives a used token a second child; once one of the
+    # siblings is used the others are superseded, so a family never forks.
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("refresh_tokens.id", ondelete="CASCADE"), index=True
+    )
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiKey(Base):

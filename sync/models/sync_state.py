@@ -49,6 +49,7 @@ class Submission(Base):
             sqlite_where=text("void_target IS NOT NULL"),
         ),
         Index("ix_submissions_household", "campaign_id", "household_id"),
+        Index("ix_submissions_device", "device_id", "received_at"),  # a phone's receipt
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -4,6 +4,7 @@ a real server process."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from live_kit import ServerProcess
 
+from server.web.qr import qr_svg
 from sync import users
 
 PASSWORD = "lead password for the browser"
@@ -37,7 +39,7 @@ def live_server(db_url, tmp_path):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # one Playwright at a time: the phone app's tests have theirs
 def browser():
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         reason = f"no Chromium at {CHROMIUM} (Debian package 'chromium'; .ci/run installs it)"
@@ -183,6 +185,12 @@ def test_enrolment_code_with_qr_and_the_english_switch(live_server, page, world,
     page.click("text=Create code")
     code = page.locator("#code-text").inner_text()
     assert page.locator(".qr svg").count() == 1
+    # The QR code opens the phone app with the code filled in.
+    link = page.locator("#enrol-link").get_attribute("href")
+    assert link == f"{live_server}/app/#enroll={code}"
+    # (The browser writes the SVG back in its own way: compare the drawing itself.)
+    drawn = re.findall(r' d="([^"]+)"', page.locator(".qr").inner_html())
+    assert drawn and drawn == re.findall(r' d="([^"]+)"', str(qr_svg(link)))
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "enrolment-code.png"), full_page=True)
     enrolled = client.post("/api/v1/devices/enroll", json={"code": code, "name": "new phone"})

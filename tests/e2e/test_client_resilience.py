@@ -138,7 +138,10 @@ def test_a_crash_between_the_file_and_its_cursor_neither_repeats_nor_skips(
 def test_an_expired_access_token_is_refreshed_and_the_new_pair_kept(
     world, session, server_env, tmp_path
 ):
-    server = ServerProcess({**server_env, "WARDSYNC_ACCESS_TOKEN_TTL": "1"}, tmp_path / "s.log")
+    # No grace window here: the stale copy below comes back after it (a retry within it would
+    # be answered, by contract revision 2: tests/auth/test_refresh_grace.py).
+    env = {**server_env, "WARDSYNC_ACCESS_TOKEN_TTL": "1", "WARDSYNC_REFRESH_GRACE_S": "0"}
+    server = ServerProcess(env, tmp_path / "s.log")
     server.start()
     try:
         store = _phone(session, tmp_path, server.base)
