@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from flask_smorest import Api
 
-from . import config, db, errors, limits, web
+from . import config, db, errors, limits, openapi, web
 from .api import campaigns, devices, exports, health, orgunits, progress, review, users
 from .api import sync as sync_api
 from .auth import views as auth_views
@@ -41,7 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     limits.init_app(app)
-    api = Api(app, spec_kwargs={"components": {"securitySchemes": _security_schemes()}})
+    api = openapi.init_api(app)
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
@@ -49,7 +48,3 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # After Api(): flask-smorest registers its own error handler, which ours replaces.
     errors.init_app(app)
     return app
-
-
-def _security_schemes() -> dict:
-    return {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}

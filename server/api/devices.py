@@ -12,8 +12,9 @@ from sync.fields import Code, Name, Text
 from .. import db
 from ..auth import refresh
 from ..auth.principal import current, requires, unauthorized
-from ..auth.views import token_pair
+from ..auth.views import TokenPair, token_pair
 from ..limits import limiter
+from ..openapi import problems
 
 blp = Blueprint("devices", __name__, url_prefix="/api/v1", description="Devices")
 
@@ -24,8 +25,8 @@ class CodeIn(Schema):
 
 
 class CodeOut(Schema):
-    code = fields.String()
-    expires_at = fields.AwareDateTime()
+    code = fields.String(required=True)
+    expires_at = fields.AwareDateTime(required=True)
 
 
 class EnrollIn(Schema):
@@ -33,25 +34,31 @@ class EnrollIn(Schema):
     name = Name(required=True)
 
 
-class EnrollOut(Schema):
-    device_id = fields.String()
-    access_token = fields.String()
-    refresh_token = fields.String()
-    token_type = fields.String()
-    expires_in = fields.Integer()
+class EnrollOut(TokenPair):
+    device_id = fields.String(required=True)
 
 
 class DeviceOut(Schema):
-    device_id = fields.String(attribute="id")
-    name = fields.String()
-    volunteer = fields.Function(lambda d: d.user_id)
-    org_units = fields.Function(lambda d: sorted(u.code for u in d.org_units))
-    created_at = fields.AwareDateTime()
-    revoked_at = fields.AwareDateTime()
+    device_id = fields.String(attribute="id", required=True)
+    name = fields.String(required=True)
+    volunteer = fields.Function(
+        lambda d: d.user_id,
+        required=True,
+        metadata={"type": "integer", "description": "The volunteer's user id."},
+    )
+    org_units = fields.Function(
+        lambda d: sorted(u.code for u in d.org_units),
+        required=True,
+        metadata={"type": "array", "items": {"type": "string"}},
+    )
+    created_at = fields.AwareDateTime(required=True)
+    revoked_at = fields.AwareDateTime(
+        required=True, allow_none=True, metadata={"description": "null while the device works."}
+    )
 
 
 class DeviceList(Schema):
-    items = fields.List(fields.Nested(DeviceOut))
+    items = fields.List(fields.Nested(DeviceOut), required=True)
 
 
 @blp.route("/enrollment-codes", methods=["POST"])
@@ -59,6 +66,8 @@ class DeviceList(Schema):
 @blp.arguments(CodeIn)
 @blp.response(201, CodeOut)
 def create_code(body):
+    """A one-use code that enrols one phone for a volunteer, limited to org units within both
+    the volunteer's and the caller's scope: the code is the phone's only credential."""
     session = db.session()
     code, expires_at = devices.create_code(
         session, current().user, body["volunteer"], body["org_units"]
@@ -71,7 +80,13 @@ def create_code(body):
 @limiter.limit("30 per minute")
 @blp.arguments(EnrollIn)
 @blp.response(201, EnrollOut)
+@problems(
+    _401="The enrolment code is unknown, used or expired.",
+    _429="Too many enrolment attempts from this address; wait Retry-After seconds.",
+)
 def enroll(body):
+    """Enrol a phone with a lead's code: no token, the code is the credential. The same code
+    and name again within the grace window answer the same device (the answer was lost)."""
     session = db.session()
     enrollment = devices.peek_code(session, body["code"])
     if enrollment is None:
@@ -92,13 +107,16 @@ def enroll(body):
 @requires("admin", "lead")
 @blp.response(200, DeviceList)
 def list_devices():
+    """The devices enrolled within the caller's scope, revoked ones included."""
     return {"items": devices.list_in_scope(db.session(), current().scope)}
 
 
 @blp.route("/devices/<device_id>", methods=["DELETE"])
 @requires("admin", "lead")
 @blp.response(204)
+@problems(_404="No such device in your scope.")
 def revoke(device_id):
+    """Revoke a lost or stolen phone: its tokens stop working at once, on every worker."""
     session = db.session()
     devices.revoke(session, current().user, device_id)
     session.commit()

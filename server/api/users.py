@@ -12,6 +12,7 @@ from sync.users import USERNAME_PATTERN
 
 from .. import db
 from ..auth.principal import current, requires
+from ..openapi import problems
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Users")
 
@@ -30,16 +31,22 @@ class UserIn(Schema):
 
 
 class UserOut(Schema):
-    username = fields.String()
-    role = fields.String()
-    org_units = fields.Function(lambda u: sorted(unit.code for unit in u.org_units))
+    username = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    org_units = fields.Function(
+        lambda u: sorted(unit.code for unit in u.org_units),
+        required=True,
+        metadata={"type": "array", "items": {"type": "string"}},
+    )
 
 
 @blp.route("", methods=["POST"])
 @requires("admin", "lead")
 @blp.arguments(UserIn)
 @blp.response(201, UserOut)
+@problems(_409="A user with this username exists.")
 def create(body):
+    """Create an account; a lead may create volunteers within the lead's own scope only."""
     session = db.session()
     user = users.create(
         session,

@@ -13,6 +13,7 @@ from sync.models import Device
 
 from .. import db
 from ..limits import limiter, login_failed, login_username
+from ..openapi import problems
 from . import refresh
 from .principal import unauthorized
 from .tokens import KeyRing
@@ -30,10 +31,10 @@ class RefreshIn(Schema):
 
 
 class TokenPair(Schema):
-    access_token = fields.String()
-    refresh_token = fields.String()
-    token_type = fields.String()
-    expires_in = fields.Integer()
+    access_token = fields.String(required=True)
+    refresh_token = fields.String(required=True)
+    token_type = fields.String(required=True, validate=validate.OneOf(["Bearer"]))
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds."})
 
 
 def token_pair(rotation: refresh.Rotation, device_id: str | None = None) -> dict:
@@ -50,7 +51,16 @@ def token_pair(rotation: refresh.Rotation, device_id: str | None = None) -> dict
 @limiter.limit("10 per 15 minutes", key_func=login_username, deduct_when=login_failed)
 @blp.arguments(LoginIn)
 @blp.response(200, TokenPair)
+@problems(
+    _401="Unknown username or wrong password (the same answer for both).",
+    _429="Too many failed logins for this username; wait Retry-After seconds.",
+)
 def login(body):
+    """Trade a username and password for an access and a refresh token.
+
+    Failed attempts are counted per username, so guessing one account's password is slow
+    whatever address the guesses come from.
+    """
     session = db.session()
     user = users.authenticate(session, body["username"], body["password"])
     if user is None:
@@ -63,7 +73,10 @@ def login(body):
 @blp.route("/refresh", methods=["POST"])
 @blp.arguments(RefreshIn)
 @blp.response(200, TokenPair)
+@problems(_401="The refresh token is unknown, expired, or was reused (its family is revoked).")
 def refresh_tokens(body):
+    """Trade a refresh token for a new pair; a reused one ends its whole session, except a
+    resend within the grace window, since a phone on a bad link often loses the answer."""
     session = db.session()
     try:
         rotation = refresh.rotate(

@@ -1,0 +1,251 @@
+"""Schemathesis against a real ``wardsync serve`` on SQLite: once with an admin's token, once
+with a device's token. Exits non-zero on any server error or any answer the served OpenAPI
+document does not describe.
+
+Run by ``.ci/run`` after the test suite; by hand:
+``.venv/bin/python tests/contract/run_schemathesis.py`` (``SCHEMATHESIS_EXAMPLES`` per
+operation, ``SCHEMATHESIS_SEED`` to replay a run).
+
+The world is seeded before the server starts (the demo's city, wards, targets and users), then
+through the API as a phone and a lead would (an enrolled device, pushes that open review items,
+a revoked device, an API key), so the operations answer with real data and not only 404s.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from live_kit import ServerProcess  # noqa: E402
+
+from migrations import api as migrations_api  # noqa: E402
+from sync import demo, devices  # noqa: E402
+from sync.db import make_engine, make_session_factory  # noqa: E402
+
+SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
+WARD = demo.WARDS[0][0]
+VOLUNTEER = demo.VOLUNTEERS[0]
+
+# What is checked, and why these:
+# - not_a_server_error: no input may produce a 500 (the contract's first rule).
+# - status_code_conformance: every status the server gives is one the document declares.
+# - content_type_conformance: the media type served is the one declared (problem+json errors).
+# - response_schema_conformance: every body matches its declared schema.
+# - response_headers_conformance: headers declared required (Retry-After on 429/503) are sent.
+# - ignored_auth: an operation that declares bearer security refuses a request without it.
+# Left out: negative_data_rejection and positive_data_acceptance, because a push answers 200
+# with per-item "rejected" results for invalid items (by design, the contract's "one bad item
+# never rejects its neighbours"), and data valid by the schema still names campaigns and org
+# units that do not exist (a documented 404/422); both would fail on correct behaviour.
+# unsupported_method and the stateful checks need links the document does not declare.
+CHECKS = ",".join(
+    (
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+        "ignored_auth",
+    )
+)
+
+
+def seed(db_url: str) -> dict[str, str]:
+    """The demo world; returns the admin's password and a fresh enrolment code."""
+    migrations_api.upgrade(db_url)
+    engine = make_engine(db_url)
+    session = make_session_factory(engine)()
+    made = demo.load(session)
+    session.commit()
+    codes = {volunteer: code for volunteer, _, code in demo.enrolment_codes(session)}
+    session.commit()
+    admin = next(c for c in made if c.role == "admin")
+    spare, _ = devices.create_code(session, _admin(session), VOLUNTEER, [WARD])
+    session.commit()
+    session.close()
+    engine.dispose()
+    return {"admin_password": admin.password, "code": codes[VOLUNTEER], "spare_code": spare}
+
+
+def _admin(session):
+    from sqlalchemy import select
+
+    from sync.models import User
+
+    return session.scalar(select(User).where(User.username == "admin"))
+
+
+def _ok(response: requests.Response, *statuses: int) -> dict:
+    if response.status_code not in statuses:
+        raise SystemExit(
+            f"seeding failed: {response.request.method} {response.url} answered "
+            f"{response.status_code}: {response.text[:500]}"
+        )
+    return response.json() if response.content else {}
+
+
+def populate(base: str, secrets: dict[str, str]) -> dict[str, str]:
+    """Tokens for the runs, and data behind them: records, review items, a revoked device."""
+    api = base + "/api/v1"
+    admin = _ok(
+        requests.post(
+            api + "/auth/login",
+            json={"username": "admin", "password": secrets["admin_password"]},
+            timeout=30,
+        ),
+        200,
+    )["access_token"]
+    as_admin = {"Authorization": f"Bearer {admin}"}
+    device = _ok(
+        requests.post(
+            api + "/devices/enroll", json={"code": secrets["code"], "name": "contract"}, timeout=30
+        ),
+        201,
+    )
+    spare = _ok(
+        requests.post(
+            api + "/devices/enroll",
+            json={"code": secrets["spare_code"], "name": "lost"},
+            timeout=30,
+        ),
+        201,
+    )
+    _ok(requests.delete(f"{api}/devices/{spare['device_id']}", headers=as_admin, timeout=30), 204)
+    as_device = {"Authorization": f"Bearer {device['access_token']}"}
+    household = str(uuid.uuid4())
+
+    def item(form: str, data: dict, minute: int) -> dict:
+        return {
+            "id": str(uuid.uuid4()),
+            "form": form,
+            "form_version": 1,
+            "campaign": demo.CAMPAIGN[0],
+            "org_unit": WARD,
+            "recorded_at": "2023-07-29T09:15:00+07:00",
+            "hlc": f"{1_690_596_900_000 + minute * 60_000}:0:x",
+            "data": data,
+        }
+
+    batch = [
+        item("activation", {"citizen_id": "079123456789", "status": "activated"}, 0),
+        item("activation", {"citizen_id": "079123456789", "status": "refused"}, 1),
+        item("gift", {"household_id": household, "gift_kind": "rice", "round": "r1"}, 2),
+        item("gift", {"household_id": household, "gift_kind": "rice", "round": "r1"}, 3),
+        item("household_help", {"household_id": household, "kind": "cleanup", "hours": 2}, 4),
+        item("activation", {"citizen_id": "12"}, 5),
+    ]
+    _ok(
+        requests.post(
+            api + "/sync/push", json={"submissions": batch}, headers=as_device, timeout=60
+        ),
+        200,
+    )
+    _ok(
+        requests.post(
+            api + "/api-keys",
+            json={"name": "contract", "scope": "export"},
+            headers=as_admin,
+            timeout=30,
+        ),
+        201,
+    )
+    return {"admin": admin, "device": device["access_token"]}
+
+
+def schemathesis(base: str, token: str, label: str, extra: list[str], work: Path) -> int:
+    seed_value = os.environ.get("SCHEMATHESIS_SEED") or str(random.randrange(2**31))
+    examples = os.environ.get("SCHEMATHESIS_EXAMPLES", "25")
+    command = [
+        SCHEMATHESIS,
+        "run",
+        f"{base}/api/v1/openapi.json",
+        "--url",
+        base,
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        CHECKS,
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--max-examples",
+        examples,
+        "--seed",
+        seed_value,
+        "--workers",
+        "1",  # CPython 3.11.7's ast.parse, which hypothesis calls, is not thread-safe
+        "--request-timeout",
+        "30",
+        "--generation-database",
+        "none",
+        "--no-color",
+        "--report",
+        "ndjson",
+        "--report-ndjson-path",
+        str(work / f"{label}.ndjson"),
+        *extra,
+    ]
+    print(f"== schemathesis with the {label} token (seed {seed_value}, {examples} examples)")
+    sys.stdout.flush()
+    started = time.monotonic()
+    # In the work folder: schemathesis keeps a crash cache in its working directory.
+    status = subprocess.run(command, check=False, cwd=work).returncode  # noqa: S603
+    print(f"== {label}: exit {status} in {time.monotonic() - started:.0f} s", flush=True)
+    return status
+
+
+def token_works(base: str, token: str, path: str) -> bool:
+    """A run whose token stopped working tested nothing but 401s: that is a failure too."""
+    response = requests.get(base + path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    if response.status_code != 200:
+        print(f"the token no longer works: GET {path} answered {response.status_code}")
+    return response.status_code == 200
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="wardsync-contract-") as workdir:
+        work = Path(workdir)
+        db_url = f"sqlite:///{work / 'contract.sqlite3'}"
+        secrets = seed(db_url)
+        env = {
+            "WARDSYNC_DATABASE_URL": db_url,
+            "WARDSYNC_SECRET_KEY": "contract-run-secret-key-long-enough-for-hs256-0123",
+            "WARDSYNC_INSTANCE_PATH": str(work / "instance"),
+            "WARDSYNC_THREADS": "4",
+        }
+        server = ServerProcess(env, work / "server.log", workers=2)
+        server.start()
+        failed = False
+        try:
+            tokens = populate(server.base, secrets)
+            # The device's run first: the admin's run revokes the devices it finds listed.
+            runs = [
+                ("device", ["--include-path-regex", "^/api/v1/(sync|auth)/"], "/api/v1/sync/pull"),
+                ("admin", ["--exclude-path-regex", "^/api/v1/sync/"], "/api/v1/devices"),
+            ]
+            for label, extra, probe in runs:
+                token = tokens[label]
+                failed |= not token_works(server.base, token, probe)
+                failed |= schemathesis(server.base, token, label, extra, work) != 0
+                failed |= not token_works(server.base, token, probe)
+        finally:
+            server.stop()
+            log = (work / "server.log").read_text()
+        errors = [line for line in log.splitlines() if "Traceback" in line]
+        if errors:
+            print(f"the server logged {len(errors)} tracebacks:")
+            print(log[-5000:])
+        return 1 if failed or errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
