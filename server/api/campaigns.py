@@ -13,6 +13,10 @@ from .. import db
 from ..auth.principal import current, requires
 from ..openapi import problems
 
+# The widest integer every JSON reader keeps exact (JavaScript's): a phone or a page must read
+# back the target it was given. The column is wider.
+MAX_TARGET = 2**53 - 1
+
 blp = Blueprint("campaigns", __name__, url_prefix="/api/v1/campaigns", description="Campaigns")
 
 
@@ -21,7 +25,11 @@ class CampaignIn(Schema):
     name = Name(required=True)
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
-    timezone = Text(load_default=None, max_length=64)
+    timezone = Text(
+        load_default=None,
+        max_length=64,
+        metadata={"description": "An IANA time zone name; none: Asia/Ho_Chi_Minh."},
+    )
 
     @validates_schema
     def _dates_ordered(self, data, **_):
@@ -44,7 +52,9 @@ class CampaignList(Schema):
 class TargetIn(Schema):
     org_unit = Code(required=True)
     metric = fields.String(required=True, validate=validate.OneOf(METRICS))
-    value = StrictInteger(required=True, allow_none=True, validate=validate.Range(min=0))
+    value = StrictInteger(
+        required=True, allow_none=True, validate=validate.Range(min=0, max=MAX_TARGET)
+    )
 
 
 class TargetOut(Schema):

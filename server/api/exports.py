@@ -14,7 +14,7 @@ from marshmallow import ValidationError as SchemaError
 from sync import api_keys, campaigns, export_copy, exports, orgunits
 from sync.errors import Forbidden, NotFound
 from sync.fields import Code, Name
-from sync.forms import FORM_NAMES
+from sync.forms import FORM_NAMES, MAX_INT32
 
 from .. import db
 from ..auth.principal import current, requires
@@ -58,9 +58,17 @@ def files(*formats: str, headers: dict | None = None):
 class SubmissionsQuery(Schema):
     campaign = Code(required=True)
     org_unit = Code(load_default=None)
-    form = fields.String(load_default=None, validate=validate.OneOf(FORM_NAMES))
+    form = fields.String(
+        load_default=None,
+        validate=validate.OneOf(FORM_NAMES),
+        metadata={"description": "Required for csv; xlsx without it: one sheet per form."},
+    )
     format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "ndjson", "xlsx"]))
-    after = fields.String(load_default=None, validate=validate.Length(max=200))
+    after = fields.String(
+        load_default=None,
+        validate=validate.Length(max=200),
+        metadata={"description": "The X-Next-Cursor of an earlier export; others are 400."},
+    )
 
     @validates_schema
     def _form_for_csv(self, data, **_):
@@ -230,7 +238,7 @@ def create_api_key(body):
     return jsonify(id=key.id, key=secret), 201
 
 
-@blp.route("/api-keys/<int:key_id>", methods=["DELETE"])
+@blp.route(f"/api-keys/<int(max={MAX_INT32}):key_id>", methods=["DELETE"])
 @requires("admin")
 @blp.response(204)
 @problems(_404="No such API key.")

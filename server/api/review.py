@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sync import campaigns, orgunits, review
 from sync.errors import Invalid, NotFound
 from sync.fields import Code, Note
-from sync.forms import PHONE_OWNERS, CorrectionValues, UUIDString
+from sync.forms import MAX_INT32, PHONE_OWNERS, CorrectionValues, UUIDString
 from sync.merge import NEGATIVES, RUNGS, outcomes_of, status_of, visible_fields
 from sync.models import OrgUnit, ReviewItem
 
@@ -36,8 +36,12 @@ class StrictBoolean(fields.Boolean):
 
 
 class ResolveIn(Schema):
-    values = fields.Nested(CorrectionValues)
-    confirm = StrictBoolean()
+    values = fields.Nested(
+        CorrectionValues, metadata={"description": "For a field or status conflict."}
+    )
+    confirm = StrictBoolean(
+        metadata={"description": "For a suspected double (give values or confirm, not both)."}
+    )
     reason = Note(load_default=None)
 
     @validates_schema
@@ -47,7 +51,7 @@ class ResolveIn(Schema):
 
 
 class CorrectIn(Schema):
-    values = fields.Nested(CorrectionValues, required=True)
+    values = fields.Nested(CorrectionValues, required=True, metadata={"minProperties": 1})
     reason = Note(required=True, min_length=1)
 
 
@@ -111,7 +115,9 @@ def list_conflicts(query):
     return jsonify(items=items)
 
 
-@blp.route("/conflicts/<int:item_id>/resolve", methods=["POST"])
+# Ids wider than their integer column cannot exist: the route does not match them (404),
+# rather than the database refusing the number (a 500).
+@blp.route(f"/conflicts/<int(max={MAX_INT32}):item_id>/resolve", methods=["POST"])
 @requires("admin", "lead")
 @blp.arguments(ResolveIn)
 @blp.response(200, ReviewItemOut)
@@ -132,7 +138,7 @@ def resolve(body, item_id):
     return jsonify(_describe(session, item))
 
 
-@blp.route("/records/<int:record_id>/correct", methods=["POST"])
+@blp.route(f"/records/<int(max={MAX_INT32}):record_id>/correct", methods=["POST"])
 @requires("admin", "lead")
 @blp.arguments(CorrectIn)
 @blp.response(200, CorrectedRecord)

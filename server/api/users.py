@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 from sync import users
 from sync.fields import Code, Text
 from sync.models import ROLES
+from sync.passwords import MIN_LENGTH
 from sync.users import USERNAME_PATTERN
 
 from .. import db
@@ -25,7 +26,11 @@ class UserIn(Schema):
             USERNAME_PATTERN, error="Must be 2-64 letters, digits, '.', '_' or '-'."
         ),
     )
-    password = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    password = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=200),
+        metadata={"minLength": MIN_LENGTH},  # checked by sync.users, for the CLI too
+    )
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     org_units = fields.List(Code(), load_default=list, validate=validate.Length(max=100))
 
