@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import config, db, errors, limits, openapi, web
+from . import config, db, errors, gate, openapi, throttle, transport, web
 from .api import campaigns, devices, exports, health, orgunits, progress, review, users
 from .api import sync as sync_api
 from .auth import views as auth_views
@@ -39,7 +39,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(overrides or {})
 
     db.init_app(app)
-    limits.init_app(app)
+    transport.init_app(app)
+    gate.init_app(app)
+    throttle.init_app(app)
     api = openapi.init_api(app)
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)

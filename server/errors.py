@@ -6,7 +6,9 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, json, request
+import psycopg
+from flask import Flask, Response, json, render_template, request
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from sync.errors import DomainError
@@ -112,17 +114,54 @@ def handle_too_deep(exc: RecursionError) -> Response:
     return problem(400, "The request body is nested too deeply.")
 
 
+DATABASE_RETRY_AFTER = "5"
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or gave up on us (a lost connection, a restart, a
+    full pool, a lock or busy timeout): the same request may well work in a moment."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc,
+        sa_exc.OperationalError
+        | sa_exc.InterfaceError
+        | sa_exc.TimeoutError
+        | psycopg.OperationalError
+        | psycopg.InterfaceError,
+    )
+
+
+def handle_database_error(exc: Exception) -> Response:
+    if not database_unavailable(exc):
+        return handle_unexpected(exc)
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+    headers = {"Retry-After": DATABASE_RETRY_AFTER}
+    if request.blueprint == "web":
+        from flask_babel import gettext
+
+        page = render_template(
+            "message.html",
+            title="503",
+            text=gettext("The database is not answering; try again in a moment."),
+        )
+        return Response(page, status=503, headers=headers, mimetype="text/html")
+    return problem(503, "The database is not answering; try again shortly.", headers=headers)
+
+
 def handle_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path)
     return problem(500, "An internal error occurred; it has been logged.")
 
 
 def require_json_body() -> None:
-    """415 for a body that is not JSON, before anything reads it."""
+    """415 for a body that is not JSON (in UTF-8, the only encoding JSON has), before anything
+    reads it."""
     if request.method in BODY_METHODS and request.path.startswith("/api/"):
         has_body = request.content_length or request.headers.get("Transfer-Encoding")
-        if has_body and not request.is_json:
-            raise UnsupportedMediaType("Send the body as application/json.")
+        charset = request.mimetype_params.get("charset", "utf-8").lower()
+        if has_body and (not request.is_json or charset not in ("utf-8", "utf8")):
+            raise UnsupportedMediaType("Send the body as application/json, in UTF-8.")
 
 
 def init_app(app: Flask) -> None:
@@ -131,4 +170,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(RecursionError, handle_too_deep)
+    app.register_error_handler(sa_exc.SQLAlchemyError, handle_database_error)
+    app.register_error_handler(psycopg.Error, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

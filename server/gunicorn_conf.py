@@ -23,3 +23,10 @@ limit_request_fields = 100
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("WARDSYNC_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def pre_request(worker, req):
+    # An answer given before a request's body was read must also close its connection.
+    from server.transport import remember_gunicorn_request
+
+    remember_gunicorn_request(req)

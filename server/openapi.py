@@ -23,6 +23,7 @@ from marshmallow import Schema, fields
 
 from sync import fields as contract_fields
 from sync import forms
+from sync import text as text_rules
 
 PROBLEM = "application/problem+json"
 SECURITY_SCHEME = "bearerAuth"
@@ -111,9 +112,10 @@ def ecma_pattern(pattern: str) -> str:
 
 
 def _text_pattern() -> str:
-    """What ``sync.fields.Text`` lets through: no character of its control class."""
-    inner = contract_fields._CONTROL.pattern.removeprefix("[").removesuffix("]")
-    return f"^[^{inner}]*$"
+    """What ``sync.fields.Text`` lets through: no control character of ``sync.text``'s class,
+    and a carriage return only as part of a CRLF line break."""
+    inner = text_rules.CONTROL.pattern.removeprefix("[").removesuffix("]")
+    return f"^(?:[^{inner}\\r]|\\r\\n)*$"
 
 
 def _field_attributes(converter, field, ret: dict, **_) -> dict:

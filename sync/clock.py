@@ -14,7 +14,9 @@ import time
 from dataclasses import dataclass
 
 MAX_SKEW_MS = 5 * 60 * 1000  # a wall clock further ahead than this is not believed
-_PATTERN = re.compile(r"^(\d{1,15}):(\d{1,9})(?::(.{0,64}))?$")
+# ASCII digits only, to the very end: Python's \d takes any script's digits ("١٢٣") and "$"
+# a final newline.
+_PATTERN = re.compile(r"([0-9]{1,15}):([0-9]{1,9})(?::(.{0,64}))?\Z")
 
 
 @dataclass(frozen=True, order=True)

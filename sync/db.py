@@ -13,6 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "wardsync_write"
+# Bounded waits on PostgreSQL, so an outage is a quick 503 and not a hung worker: for a new
+# connection, and for a free one from the pool. Pre-ping replaces connections a restart broke.
+PG_CONNECT_TIMEOUT_S = 5
+PG_POOL_TIMEOUT_S = 10
 
 
 def normalize_url(url: str) -> str:
@@ -34,7 +38,10 @@ def make_engine(url: str, **kwargs) -> Engine:
         _tune_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    kwargs.setdefault("pool_timeout", PG_POOL_TIMEOUT_S)
+    connect_args = kwargs.pop("connect_args", {})
+    connect_args.setdefault("connect_timeout", PG_CONNECT_TIMEOUT_S)
+    return create_engine(url, connect_args=connect_args, **kwargs)
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -36,7 +36,7 @@ def create_code(
 
     The units must lie within the volunteer's own scope and the caller's.
     """
-    volunteer = session.scalar(select(User).where(User.username == volunteer_name))
+    volunteer = users.get(session, volunteer_name)
     if volunteer is None or volunteer.role != "volunteer":
         raise Invalid.field("volunteer", "No volunteer with this username.")
     units = orgunits.require_many(session, org_unit_codes)

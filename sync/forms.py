@@ -17,6 +17,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
+from . import text
 from .fields import Address, Code, Name, Note, StrictInteger
 
 STATUSES = ("visited", "no_smartphone", "installed", "activated", "refused", "ineligible")
@@ -170,9 +171,11 @@ def validate_submission(item: Any) -> dict:
 
 
 def item_id(item: Any) -> str | None:
-    """The id to echo for an item, even one that failed validation."""
-    if isinstance(item, dict) and isinstance(item.get("id"), str):
-        return item["id"][:64]
+    """The id to echo for an item, even one that failed validation (but not one that cannot
+    be echoed: an id that is not valid text is answered as null)."""
+    sid = item.get("id") if isinstance(item, dict) else None
+    if isinstance(sid, str) and text.problem(sid) is None:
+        return sid[:64]
     return None
 
 

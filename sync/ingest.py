@@ -19,6 +19,7 @@ from sqlalchemy import and_, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from . import counters, feed
+from . import text as text_rules
 from .clock import HLC, MAX_SKEW_MS, server_clock, stamp
 from .clock import now_ms as clock_now_ms
 from .flatten import flatten
@@ -182,6 +183,10 @@ class _Push:
         first: dict[str, Item] = {}
         echoes: list[tuple[int, int]] = []
         for index, raw in enumerate(items):
+            bad_text = text_rules.problems(raw)  # before anything encodes, hashes or stores it
+            if bad_text:
+                self.results[index] = rejected(item_id(raw), bad_text)
+                continue
             try:
                 env = validate_submission(raw)
             except ValidationError as exc:

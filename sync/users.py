@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from sqlalchemy import select, update
@@ -17,8 +18,21 @@ from .scope import GLOBAL_ROLES, Scope
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9._-]{2,64}\Z")
 
 
+def normalize_username(raw: str) -> str:
+    """The one spelling of a username: compatibility-normalised, trimmed, lower case.
+
+    Every lookup goes through here, and so does the login limit's key, so no spelling of a
+    name (" lead-x", "LEAD-X", full-width "ｌｅａｄ－ｘ") can reach an account while being
+    counted as someone else.
+    """
+    return unicodedata.normalize("NFKC", raw).strip().lower()
+
+
 def get(session: Session, username: str) -> User | None:
-    return session.scalar(select(User).where(User.username == username))
+    name = normalize_username(username)
+    if not USERNAME_PATTERN.match(name):
+        return None
+    return session.scalar(select(User).where(User.username == name))
 
 
 def create(
@@ -34,6 +48,7 @@ def create(
     A lead may only create volunteers, and only within their own subtrees.
     """
     errors: dict[str, list[str]] = {}
+    username = normalize_username(username)
     if not USERNAME_PATTERN.match(username):
         errors["username"] = ["Must be 2-64 letters, digits, '.', '_' or '-'."]
     if role not in ROLES:

@@ -21,7 +21,6 @@ from sqlalchemy.engine import make_url
 
 from migrations import api as migrations_api
 from server.app import create_app
-from server.limits import limiter
 from sync.db import make_engine, make_session_factory, normalize_url
 from sync.models import Base
 
@@ -131,10 +130,9 @@ def app(db_url, instance_dir):
             "TESTING": True,
             "DATABASE_URL": db_url,
             "SECRET_KEY": TEST_SECRET,
-            "RATELIMIT_STORAGE_URI": "memory://",
         }
     )
-    limiter.reset()
+
     yield app
     app.extensions["wardsync.engine"].dispose()
 

@@ -9,11 +9,10 @@ from marshmallow import Schema, fields, validate
 from sync import devices
 from sync.fields import Code, Name, Text
 
-from .. import db
+from .. import db, throttle
 from ..auth import refresh
 from ..auth.principal import current, requires, unauthorized
 from ..auth.views import TokenPair, token_pair
-from ..limits import limiter
 from ..openapi import problems
 
 blp = Blueprint("devices", __name__, url_prefix="/api/v1", description="Devices")
@@ -77,7 +76,6 @@ def create_code(body):
 
 
 @blp.route("/devices/enroll", methods=["POST"])
-@limiter.limit("30 per minute")
 @blp.arguments(EnrollIn)
 @blp.response(201, EnrollOut)
 @problems(
@@ -85,20 +83,35 @@ def create_code(body):
     _429="Too many enrolment attempts from this address; wait Retry-After seconds.",
 )
 def enroll(body):
-    """Enrol a phone with a lead's code: no token, the code is the credential. The same code
-    and name again within the grace window answer the same device (the answer was lost)."""
-    session = db.session()
-    enrollment = devices.peek_code(session, body["code"])
-    if enrollment is None:
+    """Enrol a phone with a one-use code (no token: the code is the credential).
+
+    Failed enrolments are limited per phone (30 a minute from one address, 429 past that),
+    so codes cannot be guessed; many phones enrolling at one briefing are not held back.
+    """
+    answer = throttle.guarded(
+        throttle.ENROLL,
+        throttle.client_address(),
+        "failed enrolments from this address",
+        lambda: _enroll(body["code"], body["name"]),
+    )
+    if answer is None:
         raise unauthorized("The enrolment code is unknown, used or expired.")
+    return answer
+
+
+def _enroll(code: str, name: str) -> dict | None:
+    session = db.session()
+    enrollment = devices.peek_code(session, code)
+    if enrollment is None:
+        return None
     rotation = refresh.start_family(
         session, enrollment.volunteer_id, current_app.config["REFRESH_TOKEN_TTL"]
     )
     try:
-        device = devices.enroll(session, body["code"], body["name"], rotation.family_id)
-    except devices.EnrollmentRefused as exc:
+        device = devices.enroll(session, code, name, rotation.family_id)
+    except devices.EnrollmentRefused:
         session.rollback()
-        raise unauthorized("The enrolment code is unknown, used or expired.") from exc
+        return None
     session.commit()
     return {"device_id": device.id, **token_pair(rotation, device.id)}
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sync import feed, ingest
 from sync.pull import pull as pull_changes
 
-from .. import db
+from .. import db, gate
 from ..auth.principal import current, requires
 from ..errors import ApiError
 from ..openapi import problems
@@ -43,6 +43,7 @@ def _batch() -> list:
 
 
 @blp.route("/push", methods=["POST"])
+@gate.items_checked_by_view("submissions")  # one bad submission never rejects its neighbours
 @requires("volunteer", device=True)
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PushIn}}})
 @blp.response(200, PushOut)

@@ -7,12 +7,10 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from sync import users
 from sync.fields import Text
 from sync.models import Device
 
-from .. import db
-from ..limits import limiter, login_failed, login_username
+from .. import db, throttle
 from ..openapi import problems
 from . import refresh
 from .principal import unauthorized
@@ -48,7 +46,6 @@ def token_pair(rotation: refresh.Rotation, device_id: str | None = None) -> dict
 
 
 @blp.route("/login", methods=["POST"])
-@limiter.limit("10 per 15 minutes", key_func=login_username, deduct_when=login_failed)
 @blp.arguments(LoginIn)
 @blp.response(200, TokenPair)
 @problems(
@@ -56,13 +53,13 @@ def token_pair(rotation: refresh.Rotation, device_id: str | None = None) -> dict
     _429="Too many failed logins for this username; wait Retry-After seconds.",
 )
 def login(body):
-    """Trade a username and password for an access and a refresh token.
+    """Log in with a username and password: a new token pair.
 
-    Failed attempts are counted per username, so guessing one account's password is slow
-    whatever address the guesses come from.
+    401 alike for an unknown user and a wrong password; after 10 failed logins for one
+    username (however it is spelled) within 15 minutes, 429 with ``Retry-After``.
     """
     session = db.session()
-    user = users.authenticate(session, body["username"], body["password"])
+    user = throttle.login(body["username"], body["password"])
     if user is None:
         raise unauthorized("Unknown username or wrong password.")
     rotation = refresh.start_family(session, user.id, current_app.config["REFRESH_TOKEN_TTL"])

@@ -30,8 +30,9 @@ from sync.models import ActivationRecord, Campaign, OrgUnit, TokenFamily, User
 from sync.progress import progress
 from sync.scope import Scope
 
-from .. import db
+from .. import db, throttle
 from ..auth import refresh
+from ..errors import ApiError
 from .charts import daily_svg
 from .qr import qr_svg
 
@@ -60,6 +61,9 @@ def _load_user() -> None:
         )
         .first()
     )
+    # End the read at once: on SQLite a POST's session holds the write lock from its first
+    # statement, and the login limit writes in a session of its own.
+    db.session().commit()
     if row is None or row.revoked_at is not None or not row.User.is_active:
         session.clear()
         return
@@ -103,30 +107,32 @@ def _globals() -> dict:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
-    if request.method == "POST":
-        user = users.authenticate(
-            db.session(), request.form.get("username", ""), request.form.get("password", "")
+    if request.method == "GET":
+        return render_template("login.html", error=None)
+    try:
+        # The same limit as the API's login: one count per username, however it is spelled.
+        user = throttle.login(request.form.get("username", ""), request.form.get("password", ""))
+    except ApiError as exc:
+        wait = int(exc.headers["Retry-After"])
+        text = _(
+            "Too many failed logins; try again in %(minutes)s minutes.", minutes=-(-wait // 60)
         )
-        if user is None or user.role not in PAGE_ROLES:
-            error = _("Unknown username or wrong password.")
-        else:
-            rotation = refresh.start_family(
-                db.session(), user.id, current_app.config["REFRESH_TOKEN_TTL"]
-            )
-            db.session().commit()
-            lang = session.get("lang")
-            session.clear()
-            session["uid"], session["fam"] = user.id, rotation.family_id
-            if lang:
-                session["lang"] = lang
-            target = request.args.get("next") or ""
-            return redirect(
-                target
-                if target.startswith("/") and not target.startswith("//")
-                else url_for("web.overview")
-            )
-    return render_template("login.html", error=error), (401 if error else 200)
+        return render_template("login.html", error=text), 429, {"Retry-After": str(wait)}
+    if user is None or user.role not in PAGE_ROLES:
+        return render_template("login.html", error=_("Unknown username or wrong password.")), 401
+    rotation = refresh.start_family(db.session(), user.id, current_app.config["REFRESH_TOKEN_TTL"])
+    db.session().commit()
+    lang = session.get("lang")
+    session.clear()
+    session["uid"], session["fam"] = user.id, rotation.family_id
+    if lang:
+        session["lang"] = lang
+    target = request.args.get("next") or ""
+    return redirect(
+        target
+        if target.startswith("/") and not target.startswith("//")
+        else url_for("web.overview")
+    )
 
 
 @bp.post("/logout")

@@ -16,6 +16,7 @@ from .sync_state import (
     Rollup,
     Submission,
 )
+from .throttle import ThrottleHit
 
 __all__ = [
     "ROLES",
@@ -39,6 +40,7 @@ __all__ = [
     "OrgUnit",
     "RefreshToken",
     "Target",
+    "ThrottleHit",
     "TokenFamily",
     "User",
     "UserOrgUnit",
