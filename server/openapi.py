@@ -30,7 +30,8 @@ SECURITY_SCHEME = "bearerAuth"
 
 # Statuses that need no declaration by the view, and why a route gives them.
 EVERY_ROUTE = {
-    400: "Malformed request: the body is not JSON, or text in it is not valid Unicode.",
+    400: "Malformed request: a body that is not JSON, or a query parameter, path segment or "
+    "header that is not valid Unicode or holds control characters; errors names it.",
     503: "The database cannot be reached, or the server is busy; retry after Retry-After.",
 }
 WITH_BODY = {
@@ -58,7 +59,7 @@ HEADERS = {
         }
     },
 }
-HEADERS[503] = HEADERS[429]
+HEADERS[503] = dict(HEADERS[429])
 
 
 class Problem(Schema):
@@ -207,7 +208,15 @@ class ContractApi(Api):
 
 
 def init_api(app: Flask) -> ContractApi:
-    security = {SECURITY_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    security = {
+        SECURITY_SCHEME: {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "An access token from login, refresh or enrolment; for the export "
+            "endpoints (x-roles api_key), an API key instead.",
+        }
+    }
     api = ContractApi(
         app,
         spec_kwargs={
