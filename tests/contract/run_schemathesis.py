@@ -26,6 +26,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import requests
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -34,10 +35,13 @@ from live_kit import ServerProcess  # noqa: E402
 from migrations import api as migrations_api  # noqa: E402
 from sync import demo, devices  # noqa: E402
 from sync.db import make_engine, make_session_factory  # noqa: E402
+from sync.models import User  # noqa: E402
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 WARD = demo.WARDS[0][0]
 VOLUNTEER = demo.VOLUNTEERS[0]
+EXPORT_PROBE = f"/api/v1/exports/follow-ups?campaign={demo.CAMPAIGN[0]}&org_unit={WARD}"
+LEAD = "lead-" + WARD.removeprefix("TA-").lower()  # the demo's lead of that ward
 
 # What is checked, and why these:
 # - not_a_server_error: no input may produce a 500 (the contract's first rule).
@@ -68,29 +72,57 @@ CHECKS = os.environ.get("SCHEMATHESIS_CHECKS") or ",".join(
 )
 
 
+def known_values(ids: dict[str, list[int]]) -> str:
+    """schemathesis.toml: the seeded world's codes, drawn often (not always) for the fields
+    that name them, so generated requests reach past "no such campaign" into the real logic
+    while the rest stay random."""
+    dictionaries = {
+        "campaigns": [demo.CAMPAIGN[0]],
+        "units": [WARD, demo.CITY[0], demo.WARDS[1][0], demo.PROVINCE[0]],
+        "volunteers": [VOLUNTEER, demo.VOLUNTEERS[1]],
+        "review_items": ids["review_items"],
+        "records": ids["records"],
+    }
+    bindings = {
+        "query.campaign": "campaigns",
+        "query.org_unit": "units",
+        "query.parent": "units",
+        "path.code": "campaigns",
+        "body.submissions[*].campaign": "campaigns",
+        "body.submissions[*].org_unit": "units",
+        "body.org_units[*]": "units",
+        "body.parent": "units",
+        "body.volunteer": "volunteers",
+        "path.item_id": "review_items",
+        "path.record_id": "records",
+    }
+    lines = []
+    for name, values in dictionaries.items():
+        lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}", ""]
+    lines.append("[parameters]")
+    for key, name in bindings.items():
+        lines.append(f'"{key}" = {{ dictionary = "{name}", probability = 0.6 }}')
+    return "\n".join(lines) + "\n"
+
+
 def seed(db_url: str) -> dict[str, str]:
-    """The demo world; returns the admin's password and a fresh enrolment code."""
+    """The demo world; returns the admin's and a ward lead's passwords, and enrolment codes."""
     migrations_api.upgrade(db_url)
     engine = make_engine(db_url)
     session = make_session_factory(engine)()
-    made = demo.load(session)
+    made = {c.username: c for c in demo.load(session)}
     session.commit()
-    codes = {volunteer: code for volunteer, _, code in demo.enrolment_codes(session)}
-    session.commit()
-    admin = next(c for c in made if c.role == "admin")
-    spare, _ = devices.create_code(session, _admin(session), VOLUNTEER, [WARD])
+    admin = session.scalar(select(User).where(User.username == "admin"))
+    codes = [devices.create_code(session, admin, VOLUNTEER, [WARD])[0] for _ in range(2)]
     session.commit()
     session.close()
     engine.dispose()
-    return {"admin_password": admin.password, "code": codes[VOLUNTEER], "spare_code": spare}
-
-
-def _admin(session):
-    from sqlalchemy import select
-
-    from sync.models import User
-
-    return session.scalar(select(User).where(User.username == "admin"))
+    return {
+        "admin": made["admin"].password,
+        LEAD: made[LEAD].password,
+        "code": codes[0],
+        "spare_code": codes[1],
+    }
 
 
 def _ok(response: requests.Response, *statuses: int) -> dict:
@@ -102,34 +134,29 @@ def _ok(response: requests.Response, *statuses: int) -> dict:
     return response.json() if response.content else {}
 
 
-def populate(base: str, secrets: dict[str, str]) -> dict[str, str]:
-    """Tokens for the runs, and data behind them: records, review items, a revoked device."""
+def _post(url: str, body: dict, token: str | None = None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.post(url, json=body, headers=headers, timeout=60)
+
+
+def populate(base: str, secrets: dict[str, str]) -> tuple[dict[str, str], dict[str, list]]:
+    """A token for each run, and data behind them: records, review items, a revoked device.
+    Returns the tokens, and the ids of the review items and records made."""
     api = base + "/api/v1"
-    admin = _ok(
-        requests.post(
-            api + "/auth/login",
-            json={"username": "admin", "password": secrets["admin_password"]},
-            timeout=30,
-        ),
-        200,
-    )["access_token"]
-    as_admin = {"Authorization": f"Bearer {admin}"}
-    device = _ok(
-        requests.post(
-            api + "/devices/enroll", json={"code": secrets["code"], "name": "contract"}, timeout=30
-        ),
-        201,
+
+    def login(username: str) -> str:
+        body = {"username": username, "password": secrets[username]}
+        return _ok(_post(api + "/auth/login", body), 200)["access_token"]
+
+    admin, lead = login("admin"), login(LEAD)
+    device = _ok(_post(api + "/devices/enroll", {"code": secrets["code"], "name": "phone"}), 201)
+    lost = _ok(_post(api + "/devices/enroll", {"code": secrets["spare_code"], "name": "x"}), 201)
+    revoked = requests.delete(
+        f"{api}/devices/{lost['device_id']}",
+        headers={"Authorization": f"Bearer {admin}"},
+        timeout=30,
     )
-    spare = _ok(
-        requests.post(
-            api + "/devices/enroll",
-            json={"code": secrets["spare_code"], "name": "lost"},
-            timeout=30,
-        ),
-        201,
-    )
-    _ok(requests.delete(f"{api}/devices/{spare['device_id']}", headers=as_admin, timeout=30), 204)
-    as_device = {"Authorization": f"Bearer {device['access_token']}"}
+    _ok(revoked, 204)
     household = str(uuid.uuid4())
 
     def item(form: str, data: dict, minute: int) -> dict:
@@ -147,27 +174,32 @@ def populate(base: str, secrets: dict[str, str]) -> dict[str, str]:
     batch = [
         item("activation", {"citizen_id": "079123456789", "status": "activated"}, 0),
         item("activation", {"citizen_id": "079123456789", "status": "refused"}, 1),
+        item("activation", {"citizen_id": "079123456788", "status": "no_smartphone"}, 1),
         item("gift", {"household_id": household, "gift_kind": "rice", "round": "r1"}, 2),
         item("gift", {"household_id": household, "gift_kind": "rice", "round": "r1"}, 3),
         item("household_help", {"household_id": household, "kind": "cleanup", "hours": 2}, 4),
         item("activation", {"citizen_id": "12"}, 5),
     ]
-    _ok(
-        requests.post(
-            api + "/sync/push", json={"submissions": batch}, headers=as_device, timeout=60
-        ),
-        200,
+    pushed = _ok(_post(api + "/sync/push", {"submissions": batch}, device["access_token"]), 200)
+    key = _post(
+        api + "/api-keys", {"name": "nightly", "scope": "export", "org_units": [WARD]}, admin
     )
-    _ok(
-        requests.post(
-            api + "/api-keys",
-            json={"name": "contract", "scope": "export"},
-            headers=as_admin,
-            timeout=30,
-        ),
-        201,
+    queue = requests.get(
+        f"{api}/conflicts?campaign={demo.CAMPAIGN[0]}",
+        headers={"Authorization": f"Bearer {admin}"},
+        timeout=30,
     )
-    return {"admin": admin, "device": device["access_token"]}
+    tokens = {
+        "admin": admin,
+        "lead": lead,
+        "device": device["access_token"],
+        "api_key": _ok(key, 201)["key"],
+    }
+    ids = {
+        "review_items": [i["id"] for i in _ok(queue, 200)["items"]],
+        "records": sorted({r["record_id"] for r in pushed["results"] if "record_id" in r}),
+    }
+    return tokens, ids
 
 
 def schemathesis(base: str, token: str, label: str, extra: list[str], work: Path) -> int:
@@ -178,6 +210,8 @@ def schemathesis(base: str, token: str, label: str, extra: list[str], work: Path
     examples = os.environ.get("SCHEMATHESIS_EXAMPLES", "25")
     command = [
         SCHEMATHESIS,
+        "--config-file",
+        str(work / "schemathesis.toml"),
         "run",
         f"{base}/api/v1/openapi.json",
         "--url",
@@ -219,7 +253,7 @@ def schemathesis(base: str, token: str, label: str, extra: list[str], work: Path
 def statuses_seen(report: Path) -> None:
     """Per operation, the statuses the server gave: shows which ones were reached past 4xx."""
     seen: dict[str, Counter] = defaultdict(Counter)
-    for line in report.read_text().splitlines():
+    for line in report.read_text().splitlines() if report.exists() else []:
         finished = json.loads(line).get("ScenarioFinished")
         if not finished:
             continue
@@ -256,10 +290,13 @@ def main() -> int:
         server.start()
         failed = False
         try:
-            tokens = populate(server.base, secrets)
-            # The device's run first: the admin's run revokes the devices it finds listed.
+            tokens, ids = populate(server.base, secrets)
+            (work / "schemathesis.toml").write_text(known_values(ids))
+            # The admin's run last: it revokes the devices and API keys it comes across.
             runs = [
                 ("device", ["--include-path-regex", "^/api/v1/(sync|auth)/"], "/api/v1/sync/pull"),
+                ("api_key", ["--include-path-regex", "^/api/v1/exports/"], EXPORT_PROBE),
+                ("lead", ["--exclude-path-regex", "^/api/v1/(sync|auth)/"], "/api/v1/devices"),
                 ("admin", ["--exclude-path-regex", "^/api/v1/sync/"], "/api/v1/devices"),
             ]
             for label, extra, probe in runs:
