@@ -1,6 +1,6 @@
-"""Schemathesis against a real ``wardsync serve`` on SQLite: once with an admin's token, once
-with a device's token. Exits non-zero on any server error or any answer the served OpenAPI
-document does not describe.
+"""Schemathesis against a real ``wardsync serve`` on SQLite, with a device's token, an export
+API key, a ward lead's token and an admin's. Exits non-zero on any server error or any answer
+the served OpenAPI document does not describe.
 
 Run by ``.ci/run`` after the test suite; by hand:
 ``.venv/bin/python tests/contract/run_schemathesis.py``. ``SCHEMATHESIS_EXAMPLES``: cases per
