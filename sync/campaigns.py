@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from . import audit, feed, orgunits
+from . import audit, feed, orgunits, progress
 from .errors import Conflict, Invalid, NotFound
 from .metrics import METRICS
 from .models import DEFAULT_TIMEZONE, Campaign, OrgUnit, Target, User
@@ -106,6 +106,7 @@ def set_targets(
                 )
             )
     session.flush()
+    progress.roll_targets(session, campaign)
     feed.publish(
         session,
         [

@@ -49,9 +49,11 @@ def copy_csv(
 ) -> Iterator[bytes]:
     """The rows of ``exports.csv_lines`` (without the header), in pieces of about 64 KiB."""
     # The form's fields as text, the JSON parsed once per row (``->>`` parses it per field).
-    fields = func.json_to_record(Submission.data).table_valued(
-        *(column(key, String) for key in DATA_COLUMNS[form])
-    ).render_derived(name="fields", with_types=True)
+    fields = (
+        func.json_to_record(Submission.data)
+        .table_valued(*(column(key, String) for key in DATA_COLUMNS[form]))
+        .render_derived(name="fields", with_types=True)
+    )
     columns = (
         Submission.id,
         Submission.seq,

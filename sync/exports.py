@@ -1,24 +1,24 @@
-"""Exports for headquarters: submissions in commit order (incremental), progress, follow-ups.
+"""Exports for headquarters: submissions in feed order (incremental), progress, follow-ups.
 
 Submissions are read with a server-side cursor and written out row by row, so memory stays
-flat however many there are. The cursor of an export is the commit-ordered ``seq`` of the last
-row it could contain, taken before the first row is read: sequence numbers become visible in
-order (see ``feed``), so the next export from it neither skips nor repeats a row.
+flat however many there are. The cursor of an export is the position of the last row it could
+contain, taken before the first row is read: only settled positions are exported (those no
+commit can still join, see ``feed``), so the next export from it neither skips nor repeats a
+row.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
 import io
 import json
 from collections.abc import Iterator
 from operator import itemgetter
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
+from . import feed
 from .merge import status_of, visible_fields
 from .metrics import METRICS, SCALE
 from .models import ActivationRecord, Campaign, OrgUnit, Rollup, Submission
@@ -71,50 +71,53 @@ DATA_COLUMNS = {
 }
 
 
-class BadCursor(ValueError):
-    pass
+BadCursor = feed.BadCursor
 
 
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"x": seq}).encode()).decode().rstrip("=")
+def encode_cursor(position: feed.Position) -> str:
+    return feed.encode_cursor(position)
 
 
-def decode_cursor(cursor: str | None) -> int:
+def decode_cursor(cursor: str | None) -> feed.Position:
+    """The position an export continues after (the beginning without a cursor); the same
+    codec as the pull's, without an epoch."""
     if not cursor:
-        return 0
-    try:
-        seq = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["x"]
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise BadCursor("The cursor cannot be read.") from exc
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-        raise BadCursor("The cursor cannot be read.")
-    return seq
+        return feed.Position()
+    return feed.decode_cursor(cursor)[1]
 
 
 def columns(form: str) -> list[str]:
     return COMMON + DATA_COLUMNS[form]
 
 
-def upto(session: Session, campaign: Campaign) -> int:
-    """The campaign's newest committed sequence number: everything of the campaign at or below
-    it is visible now (sequence numbers become visible in order). Per campaign, so the
-    ``(campaign_id, seq)`` index answers at once however large the table grows."""
-    query = select(func.max(Submission.seq)).where(Submission.campaign_id == campaign.id)
-    return session.scalar(query) or 0
+def upto(session: Session, campaign: Campaign) -> feed.Position:
+    """The campaign's last settled position: every submission of the campaign at or before it
+    is committed and visible now, and none can join it later (``sync.feed``). Per campaign,
+    so the ``(campaign_id, xid, seq)`` index answers at once however large the table grows."""
+    below = feed.horizon(session)
+    row = session.execute(
+        select(Submission.xid, Submission.seq)
+        .where(Submission.campaign_id == campaign.id, feed.settled(Submission.xid, below))
+        .order_by(Submission.xid.desc(), Submission.seq.desc())
+        .limit(1)
+    ).first()
+    return feed.Position(row.xid, row.seq) if row else feed.Position()
 
 
 def rows_query(columns, campaign, scope, unit, form, after, last):
-    """The submissions an export holds, in commit order, as the given columns."""
+    """The submissions an export holds, in feed order, as the given columns: after position
+    ``after`` up to and including ``last``."""
+    position = tuple_(Submission.xid, Submission.seq)
     query = (
         select(*columns)
         .join(OrgUnit, OrgUnit.id == Submission.org_unit_id)
         .where(
             Submission.campaign_id == campaign.id,
-            Submission.seq > after,
-            Submission.seq <= last,
+            position > tuple_(after.xid, after.seq),
+            position <= tuple_(last.xid, last.seq),
             scope.filter(),
         )
-        .order_by(Submission.seq)
+        .order_by(Submission.xid, Submission.seq)
         .execution_options(yield_per=2000)
     )
     if unit is not None:

@@ -1,9 +1,18 @@
-"""The change feed phones pull from, compacted like CouchDB's changes feed.
+"""The change feed phones pull from, compacted like CouchDB's changes feed, and the position
+that pull and export cursors carry.
 
-Each entity has one row, at the sequence number of its latest change. Sequence numbers come
-from ``feed_clock``, whose row lock is taken last in a writing transaction and held to its
-commit: so numbers become visible in the order they were handed out, and a cursor that has
-seen N never later misses a change below N, however transactions interleave.
+Each entity has one row, at the position of its latest change. A position is ``(xid, seq)``:
+the id of the transaction that wrote the row, then a sequence number (from a PostgreSQL
+sequence, so no writer waits for another to take one). A reader is only ever shown rows of
+transactions that have *finished for everyone*: those below the oldest transaction still
+running in this database just before it read (``horizon``). Every writer that could still
+commit has an id at or above that horizon, and a transaction that starts later gets a larger
+id, so a cursor past position P never later misses a change at or below P, however
+transactions interleave and in whatever order they commit. No lock is needed for it: a
+slow writer only holds back what readers see after it, for as long as it runs.
+
+SQLite has one writer at a time, so there the position is the sequence alone (``xid`` 0),
+handed out by ``feed_clock`` under the database's write lock.
 """
 
 from __future__ import annotations
@@ -13,14 +22,18 @@ import binascii
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from .models import FeedClock, FeedEntry
 from .scope import Scope
-from .upsert import insert_for
+from .upsert import upsert
 
 _feed = FeedEntry.__table__
+# PostgreSQL only (migration 0007). The id is read first in the row: nextval needs none.
+_STAMP = text(
+    "SELECT pg_current_xact_id()::text::bigint, nextval('feed_seq') FROM generate_series(1, :n)"
+)
 
 
 @dataclass(frozen=True)
@@ -31,106 +44,184 @@ class Change:
     deleted: bool = False
 
 
-def allocate(session: Session, count: int) -> tuple[int, str]:
-    """Take ``count`` sequence numbers; returns the first and the feed's epoch.
+@dataclass(frozen=True, order=True)
+class Position:
+    xid: int = 0
+    seq: int = 0
 
-    Call it as late as possible before commit: it serialises writers until they commit.
-    """
-    row = session.execute(
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def stamp(session: Session, count: int) -> tuple[int, list[int]]:
+    """This transaction's id and ``count`` fresh sequence numbers, in one round trip."""
+    if count <= 0:
+        return 0, []
+    if _postgres(session):
+        rows = session.execute(_STAMP, {"n": count}).all()
+        return rows[0][0], [seq for _, seq in rows]
+    last = session.execute(
         update(FeedClock)
         .where(FeedClock.id == 1)
         .values(seq=FeedClock.seq + count)
-        .returning(FeedClock.seq, FeedClock.epoch)
-    ).one()
-    return row.seq - count + 1, row.epoch
+        .returning(FeedClock.seq)
+    ).scalar_one()
+    return 0, list(range(last - count + 1, last + 1))
 
 
-def publish(session: Session, changes: list[Change], first_seq: int | None = None) -> None:
-    """Record changes at fresh sequence numbers (allocating them unless given)."""
-    if not changes:
-        return
+def publish(session: Session, changes: list[Change], stamped: tuple[int, list[int]] | None = None):
+    """Record changes at fresh positions (stamping them here unless given)."""
     latest = {(c.entity, c.key): c for c in changes}  # one row per entity per statement
-    if first_seq is None:
-        first_seq, _ = allocate(session, len(latest))
+    if not latest:
+        return
+    xid, seqs = stamped if stamped is not None else stamp(session, len(latest))
+    ordered = sorted(latest.values(), key=lambda c: (c.entity, c.key))
     rows = [
         {
             "entity": c.entity,
             "key": c.key,
-            "seq": first_seq + i,
+            "xid": xid,
+            "seq": seq,
             "path": c.path,
             "deleted": c.deleted,
         }
-        for i, c in enumerate(sorted(latest.values(), key=lambda c: (c.entity, c.key)))
+        for c, seq in zip(ordered, seqs, strict=False)
     ]
-    stmt = insert_for(session, _feed)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["entity", "key"],
-        set_={
+    statement = upsert(
+        session,
+        _feed,
+        ["entity", "key"],
+        lambda stmt: {
+            "xid": stmt.excluded.xid,
             "seq": stmt.excluded.seq,
             "path": stmt.excluded.path,
             "deleted": stmt.excluded.deleted,
         },
     )
-    session.execute(stmt, rows)
+    session.execute(statement, rows)
+
+
+# The oldest transaction of this database still running, as a full (64-bit) id; the next id to
+# be handed out when none is. Other databases' transactions never write here, so they do not
+# count (a snapshot's own xmin would let them hold the feed back). pg_stat_activity shows
+# 32-bit ids: each is widened against the next full id, which it can only trail by < 2^31.
+_HORIZON = text(
+    """
+    WITH next AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS id)
+    SELECT LEAST(
+        (SELECT id FROM next),
+        (SELECT min((SELECT id FROM next)
+                    - (((SELECT id FROM next) % 4294967296) - a.backend_xid::text::bigint
+                       + 4294967296) % 4294967296)
+         FROM pg_stat_activity AS a
+         WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL)
+    )
+    """
+)
+
+
+def horizon(session: Session) -> int | None:
+    """Positions below this transaction id are settled: their writers have all finished.
+
+    Read in a statement of its own *before* the rows it guards: any transaction running then
+    has an id at or above it, and one that starts after it gets a larger id still, so no row
+    below it can appear later. None on SQLite, where a reader sees only finished writers.
+    """
+    if not _postgres(session):
+        return None
+    return session.execute(_HORIZON).scalar_one()
+
+
+def settled(xid_column, below: int | None):
+    """Rows of transactions that have finished for everyone, as a condition on ``xid_column``."""
+    return True if below is None else xid_column < below
+
+
+def after(xid_column, seq_column, position: Position):
+    return tuple_(xid_column, seq_column) > tuple_(position.xid, position.seq)
+
+
+# --- cursors ----------------------------------------------------------------------------------
 
 
 class BadCursor(ValueError):
     pass
 
 
-def encode_cursor(epoch: str, seq: int) -> str:
-    raw = json.dumps({"e": epoch, "s": seq}, separators=(",", ":")).encode()
+MAX_CURSOR = 500  # characters; ours are far shorter
+MAX_INT = 2**63 - 1  # BIGINT
+
+
+def encode_cursor(position: Position, epoch: str | None = None) -> str:
+    body: dict = {"x": position.xid, "s": position.seq}
+    if epoch is not None:
+        body["e"] = epoch
+    raw = json.dumps(body, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-MAX_CURSOR = 500  # characters; ours are far shorter
-MAX_SEQ = 2**63 - 1  # the feed's BIGINT
+def decode_cursor(cursor: str) -> tuple[str | None, Position]:
+    """The epoch (if the cursor has one) and the position.
 
-
-def decode_cursor(cursor: str) -> tuple[str, int]:
+    Cursors of the releases before positions had transaction ids still read: a pull cursor
+    ``{"e", "s"}`` and an export cursor ``{"x": seq}`` name a sequence number, which is the
+    position ``(0, seq)`` (rows written then have transaction id 0).
+    """
     if len(cursor) > MAX_CURSOR:
         raise BadCursor("The cursor cannot be read.")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
-        epoch, seq = data["e"], data["s"]
+        if not isinstance(data, dict):
+            raise TypeError("not an object")
+        epoch = data.get("e")
+        if "s" in data:
+            xid, seq = data.get("x", 0), data["s"]
+        else:
+            xid, seq = 0, data["x"]
     except (binascii.Error, ValueError, KeyError, TypeError) as exc:
         raise BadCursor("The cursor cannot be read.") from exc
-    if (
-        not isinstance(epoch, str)
-        or not isinstance(seq, int)
-        or isinstance(seq, bool)
-        or not 0 <= seq <= MAX_SEQ
+    if not (epoch is None or isinstance(epoch, str)) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_INT for n in (xid, seq)
     ):
         raise BadCursor("The cursor cannot be read.")
-    return epoch, seq
+    return epoch, Position(xid, seq)
 
 
 def current_epoch(session: Session) -> str:
     return session.scalar(select(FeedClock.epoch).where(FeedClock.id == 1))
 
 
+# --- reading ----------------------------------------------------------------------------------
+
+
 @dataclass
 class Page:
     entries: list[FeedEntry]
-    next_seq: int
+    next_position: Position
     epoch: str
     has_more: bool
     reset: bool
+
+    @property
+    def next_cursor(self) -> str:
+        return encode_cursor(self.next_position, self.epoch)
 
 
 def read(session: Session, scope: Scope, cursor: str | None, limit: int) -> Page:
     """One page of changes visible to ``scope`` after ``cursor``.
 
-    A cursor from another epoch (the feed was rebuilt) restarts from the beginning with
-    ``reset`` set, so the phone drops what it pulled before.
+    A cursor from another epoch (the feed was rebuilt), or one without an epoch, restarts from
+    the beginning with ``reset`` set, so the phone drops what it pulled before.
     """
     epoch = current_epoch(session)
-    after, reset = 0, False
+    start, reset = Position(), False
     if cursor:
-        cursor_epoch, after = decode_cursor(cursor)
+        cursor_epoch, start = decode_cursor(cursor)
         if cursor_epoch != epoch:
-            after, reset = 0, True
+            start, reset = Position(), True
+    below = horizon(session)  # before the rows are read
     ancestors = scope.ancestor_paths()
     visible = or_(
         FeedEntry.path.is_(None),
@@ -140,12 +231,16 @@ def read(session: Session, scope: Scope, cursor: str | None, limit: int) -> Page
     entries = list(
         session.scalars(
             select(FeedEntry)
-            .where(FeedEntry.seq > after, visible)
-            .order_by(FeedEntry.seq)
+            .where(
+                after(FeedEntry.xid, FeedEntry.seq, start),
+                settled(FeedEntry.xid, below),
+                visible,
+            )
+            .order_by(FeedEntry.xid, FeedEntry.seq)
             .limit(limit + 1)
         )
     )
     has_more = len(entries) > limit
     entries = entries[:limit]
-    next_seq = entries[-1].seq if entries else after
-    return Page(entries, next_seq, epoch, has_more, reset)
+    last = Position(entries[-1].xid, entries[-1].seq) if entries else start
+    return Page(entries, last, epoch, has_more, reset)

@@ -15,10 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
-from sqlalchemy import and_, insert, or_, select, text, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import counters, feed
+from . import bulk, counters, feed, locks
 from . import text as text_rules
 from .clock import HLC, MAX_SKEW_MS, server_clock, stamp
 from .clock import now_ms as clock_now_ms
@@ -51,7 +51,6 @@ from .models import ActivationRecord, Campaign, Household, OrgUnit, ReviewItem, 
 from .scope import Scope
 
 MAX_BATCH = 1000
-LOCK_CLASS = 7301  # pg_advisory_xact_lock(LOCK_CLASS, campaign id)
 COUNTED_REVIEWS = ("field_conflict", "status_conflict")  # in open_conflicts
 
 
@@ -70,14 +69,26 @@ class PushOutcome:
 
 
 @dataclass
+class RecordRow:
+    """An activation record as the push path reads and writes it (no ORM on the hot path)."""
+
+    id: int | None
+    campaign_id: int
+    citizen_hash: str
+    org_unit_id: int
+    version: int
+    state: dict
+
+
+@dataclass
 class Item:
     """One new submission on its way through the pipeline."""
 
     index: int
     env: dict
     hash: str
-    campaign: Campaign | None = None
-    unit: OrgUnit | None = None
+    campaign: Any = None  # a row: id, code, timezone
+    unit: Any = None  # a row: id, code, path
     hlc: str = ""
     day: str = ""
     flags: list[str] = field(default_factory=list)
@@ -97,22 +108,6 @@ class Item:
     @property
     def data(self) -> dict:
         return self.env["data"]
-
-
-def lock_campaigns(session: Session, campaign_ids: set[int]) -> None:
-    """Serialise writers per campaign on PostgreSQL (SQLite's write lock already does).
-
-    Pushes and a lead's review actions take it; locks are taken in id order, so batches
-    spanning several campaigns cannot deadlock, and no two writers merge into one record from
-    the same stale read.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for campaign_id in sorted(campaign_ids):
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:cls, :obj)"),
-            {"cls": LOCK_CLASS, "obj": campaign_id},
-        )
 
 
 def rejected(sid: str | None, errors: dict[str, list[str]]) -> dict:
@@ -150,24 +145,27 @@ class _Push:
         self.changes: list[feed.Change] = []
         self.reviews = _Reviews(session, self.delta)
         self.paths: dict[int, str] = {}
+        self.locked: set[int] = set()
+        self.received_at = datetime.now(UTC)
+        self.void_targets: dict[str, tuple] = {}
 
     def run(self, items: list[Any]) -> PushOutcome:
         self.results = [None] * len(items)
         echoes = self._validate(items)
         batch = self._resolve_places(echoes.pop("batch"))
-        for item in batch:  # pure work, done before taking the campaign lock
+        for item in batch:  # pure work, done before taking any lock
             self._stamp(item)
             self.paths[item.unit.id] = item.unit.path
-        self._lock({item.campaign.id for item in batch})
-        batch = self._drop_known(batch)
+        batch = self._drop_known(batch)  # resends are answered without a lock
+        self._lock(batch)
 
         self._merge_activations([i for i in batch if i.form == "activation"])
         batch = self._merge_events(batch)
         self._upsert_households(batch)
         self.reviews.write()
-        for campaign_id, contributions in sorted(self.delta.items()):
-            counters.apply(self.session, campaign_id, contributions)
         self._write(batch)
+        for campaign_id, contributions in sorted(self.delta.items()):  # last: see counters
+            counters.apply(self.session, campaign_id, contributions)
 
         for index, first_index in echoes["echoes"]:
             self.results[index] = duplicate_of(self.results[index]["id"], self.results[first_index])
@@ -212,13 +210,18 @@ class _Push:
     def _resolve_places(self, batch: list[Item]) -> list[Item]:
         codes = {i.env["campaign"] for i in batch}
         unit_codes = {i.env["org_unit"] for i in batch}
+        c, u = Campaign.__table__.c, OrgUnit.__table__.c  # plain rows: no ORM on the hot path
         campaigns = {
-            c.code: c
-            for c in self.session.scalars(select(Campaign).where(Campaign.code.in_(codes)))
+            row.code: row
+            for row in self.session.execute(
+                select(c.id, c.code, c.timezone).where(c.code.in_(codes))
+            )
         }
         units = {
-            u.code: u
-            for u in self.session.scalars(select(OrgUnit).where(OrgUnit.code.in_(unit_codes)))
+            row.code: row
+            for row in self.session.execute(
+                select(u.id, u.code, u.path).where(u.code.in_(unit_codes))
+            )
         }
         kept = []
         for item in batch:
@@ -237,8 +240,37 @@ class _Push:
                 kept.append(item)
         return kept
 
-    def _lock(self, campaign_ids: set[int]) -> None:
-        lock_campaigns(self.session, campaign_ids)
+    def _lock(self, batch: list[Item]) -> None:
+        """Lock every key the batch merges into (``sync.locks``), before reading any of them.
+
+        A void's target decides which group it changes: a stored target is looked up first
+        (what a stored submission belongs to never changes); a target not stored yet is
+        waited for through its event key, and locked late if it turns up meanwhile.
+        """
+        keys: set = set()
+        targets = {i.data["target"] for i in batch if i.form == "void"}
+        known = {i.sid: i for i in batch}
+        self.void_targets = _target_groups(self.session, targets - set(known))
+        for item in batch:
+            keys.update(_keys_of(item))
+            if item.form == "void":
+                keys.add(locks.event(item.data["target"]))
+                target = known.get(item.data["target"])
+                group = (
+                    _group_key_of_item(target)
+                    if target
+                    else self.void_targets.get(item.data["target"])
+                )
+                if group:
+                    keys.add(group)
+        self.locked = set(locks.lock(self.session, keys))
+
+    def lock_late(self, keys: set) -> None:
+        """Keys found only after the first locks (a void's target that arrived meanwhile):
+        taken out of the global order, so a deadlock is possible; the database detects it and
+        the push is retried."""
+        wanted = {k for k in keys if locks.number(k) not in self.locked}
+        self.locked |= set(locks.lock(self.session, wanted))
 
     # 3. what is already known -----------------------------------------------------------
 
@@ -308,6 +340,7 @@ class _Push:
             "void_target": item.data.get("target") if item.form == "void" else None,
             "voided": False,
             "double_decision": None,
+            "received_at": self.received_at,
         }
 
     # 4. activation records --------------------------------------------------------------
@@ -316,40 +349,44 @@ class _Push:
         if not items:
             return
         keys = sorted({i.record_key for i in items})
+        table = ActivationRecord.__table__
         records = {
-            (r.campaign_id, r.citizen_hash): r
-            for r in self.session.scalars(
-                select(ActivationRecord).where(
-                    _pairs_in(ActivationRecord.campaign_id, ActivationRecord.citizen_hash, keys)
-                )
+            (r.campaign_id, r.citizen_hash): RecordRow(**r._mapping)
+            for r in self.session.execute(
+                select(
+                    table.c.id,
+                    table.c.campaign_id,
+                    table.c.citizen_hash,
+                    table.c.org_unit_id,
+                    table.c.version,
+                    table.c.state,
+                ).where(_pairs_in(table.c.campaign_id, table.c.citizen_hash, keys))
             )
         }
         before = {k: activation_contributions(r.state) for k, r in records.items()}
         conflicted = {k for k, r in records.items() if has_status_conflict(r.state)}
         clashes = {}
-        new_records: list[ActivationRecord] = []
+        new_records: dict[tuple, str] = {}  # key -> masked citizen id
         for item in items:
             record = records.get(item.record_key)
             if record is None:
-                record = ActivationRecord(
-                    campaign_id=item.campaign.id,
-                    citizen_hash=item.record_key[1],
-                    citizen_masked=mask_citizen_id(item.data["citizen_id"]),
-                    org_unit_id=item.unit.id,
-                    version=0,
-                    state=new_activation_state(),
+                record = RecordRow(
+                    None,
+                    item.campaign.id,
+                    item.record_key[1],
+                    item.unit.id,
+                    0,
+                    new_activation_state(),
                 )
                 records[item.record_key] = record
-                new_records.append(record)
+                new_records[item.record_key] = mask_citizen_id(item.data["citizen_id"])
             record.version += 1
             record.state, clashes[item.sid] = merge_activation(
                 record.state, _activation_input(item), record.version
             )
             record.org_unit_id = record.state["origin"][3]
             item.result["record_version"] = record.version
-        # ids first: review items and submissions point at them
-        insert_objects(self.session, new_records, key=("campaign_id", "citizen_hash"))
-        self.session.flush()  # the changed records, in one executemany
+        self._write_records(records, new_records)
 
         # Only the review items this batch may open or join: clashed fields, new conflicts.
         wanted = {
@@ -402,6 +439,48 @@ class _Push:
             path = self.paths[record.org_unit_id]
             self.changes.append(feed.Change("activation", str(record.id), path))
 
+    def _write_records(self, records: dict, new: dict[tuple, str]) -> None:
+        """New records first (review items and submissions point at their ids), then the
+        changed ones, one statement each."""
+        table = ActivationRecord.__table__
+        now = datetime.now(UTC)
+        fresh = [(k, records[k]) for k in new]  # ids in the order the batch names them
+        ids = bulk.insert_with_ids(
+            self.session,
+            table,
+            [
+                {
+                    "campaign_id": r.campaign_id,
+                    "citizen_hash": r.citizen_hash,
+                    "citizen_masked": new[k],
+                    "org_unit_id": r.org_unit_id,
+                    "version": r.version,
+                    "state": r.state,
+                    "updated_at": now,
+                }
+                for k, r in fresh
+            ],
+            key=("campaign_id", "citizen_hash"),
+        )
+        for (_, record), new_id in zip(fresh, ids, strict=True):
+            record.id = new_id
+        bulk.update_rows(
+            self.session,
+            table,
+            "id",
+            [
+                {
+                    "id": r.id,
+                    "version": r.version,
+                    "state": r.state,
+                    "org_unit_id": r.org_unit_id,
+                    "updated_at": now,
+                }
+                for k, r in sorted(records.items())
+                if k not in new
+            ],
+        )
+
     def _load_paths(self, unit_ids: set[int]) -> None:
         missing = sorted(unit_ids - set(self.paths))
         if missing:
@@ -428,6 +507,9 @@ class _Push:
             }
             if targets
             else {}
+        )
+        self.lock_late(
+            {_group_key_of_row(t) for t in stored_targets.values() if t.form in EVENT_FORMS}
         )
         self._load_paths({t.org_unit_id for t in stored_targets.values()})
         for void in voids:
@@ -524,7 +606,22 @@ class _Push:
             )
         if not conditions:
             return []
-        rows = self.session.scalars(select(Submission).where(or_(*conditions)))
+        t = Submission.__table__
+        rows = self.session.execute(  # plain rows: no ORM objects on the hot path
+            select(
+                t.c.id,
+                t.c.form,
+                t.c.hlc,
+                t.c.day,
+                t.c.org_unit_id,
+                t.c.household_id,
+                t.c.business_key,
+                t.c.data,
+                t.c.voided,
+                t.c.double_decision,
+                t.c.campaign_id,
+            ).where(or_(*conditions))
+        )
         return [event_from_row(row) for row in rows]
 
     def _void_stored(self, ids: set[str]) -> None:
@@ -609,10 +706,10 @@ class _Push:
     # 7. write ---------------------------------------------------------------------------
 
     def _write(self, batch: list[Item]) -> None:
-        """Sequence numbers last: taking them serialises writers until this one commits."""
+        """The submissions and the feed, at their positions (``sync.feed``)."""
         if not batch and not self.changes:
             return
-        first_seq, _ = feed.allocate(self.session, len(batch) + len(self.changes))
+        xid, seqs = feed.stamp(self.session, len(batch) + len(self.changes))
         for offset, item in enumerate(batch):
             conflict_ids = sorted(
                 {self.reviews.items[s].id for s in item.reviews if self.reviews.items[s].id}
@@ -622,12 +719,11 @@ class _Push:
                 item.result["conflict_id"] = conflict_ids[0]
             if item.flags:
                 item.result["flags"] = sorted(set(item.flags))
-            item.row["seq"] = first_seq + offset
+            item.row["xid"], item.row["seq"] = xid, seqs[offset]
             item.row["result"] = item.result
             self.results[item.index] = item.result
-        if batch:
-            self.session.execute(insert(Submission.__table__), [item.row for item in batch])
-        feed.publish(self.session, self.changes, first_seq + len(batch))
+        bulk.insert_rows(self.session, Submission.__table__, [item.row for item in batch])
+        feed.publish(self.session, self.changes, (xid, seqs[len(batch) :]))
 
 
 class _Reviews:
@@ -659,7 +755,7 @@ class _Reviews:
         cause: Item,
         subject: str,
         kind: str,
-        record: ActivationRecord | None,
+        record: RecordRow | None,
         *,
         fields: dict | None = None,
         day: str | None = None,
@@ -709,35 +805,79 @@ class _Reviews:
 
 
 def insert_objects(session: Session, objects: list, key: tuple[str, ...] = ()) -> None:
-    """Insert new model objects with one executemany, filling in their generated ids.
+    """Insert new (unattached) model objects in one statement, filling in generated ids.
 
-    The ORM's unit of work (and RETURNING in parameter order, on SQLite) would send one
-    INSERT per object; instead the ids come back unordered and are matched by ``key``,
-    attributes that tell the new objects apart.
+    The ORM's unit of work would send one INSERT per object; ``sync.bulk`` writes them all at
+    once. ``key``: attributes that tell the new objects apart (to match ids on SQLite).
     """
     if not objects:
         return
     table = objects[0].__table__
     generated = table.autoincrement_column
-    columns = [c for c in table.columns if c is not generated]
     rows = []
     for obj in objects:
         row = {}
-        for column in columns:
+        for column in table.columns:
+            if column is generated:
+                continue
             value = getattr(obj, column.key)
-            if value is not None or not (column.default or column.server_default):
-                row[column.key] = value
+            if value is None and column.default is not None and column.default.is_scalar:
+                value = column.default.arg
+            elif value is None and column.default is not None and column.default.is_callable:
+                value = column.default.arg(None)
+            row[column.key] = value
         rows.append(row)
-    names = set().union(*rows)
-    rows = [{k: r.get(k) for k in names} for r in rows]
     if generated is None:
-        session.execute(insert(table), rows)
+        bulk.insert_rows(session, table, rows)
         return
-    by_key = {tuple(getattr(o, k) for k in key): o for o in objects}
-    assert len(by_key) == len(objects), "insert_objects needs a key telling the objects apart"
-    stmt = insert(table).returning(generated, *(table.c[k] for k in key))
-    for new_id, *values in session.execute(stmt, rows):
-        setattr(by_key[tuple(values)], generated.key, new_id)
+    for obj, new_id in zip(objects, bulk.insert_with_ids(session, table, rows, key), strict=True):
+        setattr(obj, generated.key, new_id)
+
+
+def _keys_of(item: Item) -> set:
+    """The lock keys an item merges into (a void's target is added by the caller)."""
+    keys = set()
+    if item.form == "activation":
+        keys.add(locks.record(*item.record_key))
+    elif item.form in EVENT_FORMS:
+        keys.add(_group_key_of_item(item))
+        keys.add(locks.event(item.sid))
+    household = item.data.get("household_id") if item.form != "void" else None
+    if household:
+        keys.add(locks.household(household))
+    return keys
+
+
+def _group_key_of_item(item: Item) -> tuple | None:
+    if item.form == "gift":
+        return locks.gift_group(item.campaign.id, item.row["business_key"])
+    if item.form == "household_help":
+        return locks.help_group(item.campaign.id, item.data["household_id"])
+    return None
+
+
+def _group_key_of_row(row) -> tuple | None:
+    if row.form == "gift":
+        return locks.gift_group(row.campaign_id, row.business_key)
+    if row.form == "household_help":
+        return locks.help_group(row.campaign_id, row.household_id)
+    return None
+
+
+def _target_groups(session: Session, ids: set[str]) -> dict[str, tuple]:
+    """The group each stored submission in ``ids`` belongs to (events only)."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            Submission.id,
+            Submission.form,
+            Submission.campaign_id,
+            Submission.business_key,
+            Submission.household_id,
+        ).where(Submission.id.in_(sorted(ids)))
+    )
+    return {row.id: group for row in rows if (group := _group_key_of_row(row))}
 
 
 def _pairs_in(campaign_column, key_column, pairs):

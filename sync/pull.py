@@ -52,7 +52,7 @@ def pull(session: Session, scope: Scope, cursor: str | None, limit: int) -> dict
             )
     return {
         "changes": changes,
-        "next_cursor": feed.encode_cursor(page.epoch, page.next_seq),
+        "next_cursor": page.next_cursor,
         "has_more": page.has_more,
         "reset": page.reset,
     }

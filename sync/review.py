@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, counters, feed
+from . import audit, counters, feed, locks
 from .clock import server_clock
 from .errors import Invalid, NotFound
-from .ingest import COUNTED_REVIEWS, event_from_row, lock_campaigns
+from .ingest import COUNTED_REVIEWS, event_from_row
 from .merge import (
     activation_contributions,
     correct,
@@ -101,7 +101,7 @@ def resolve(
     scope = Scope.of_user(actor)
     if item is None or not _in_scope(session, scope, item.org_unit_id):
         raise NotFound("No such review item.")
-    lock_campaigns(session, {item.campaign_id})
+    _lock_subject(session, item)
     session.refresh(item)
     if item.status != "open":
         raise Invalid.field("status", "This item is already resolved.")
@@ -114,6 +114,16 @@ def resolve(
         raise Invalid.field("values", "Give the values that settle this conflict.")
     correct_record(session, actor, item.record_id, values, reason or "review", item)
     return item
+
+
+def _lock_subject(session: Session, item: ReviewItem) -> None:
+    """The same lock a push merging into the item's record or gift group takes."""
+    if item.record_id is not None:
+        record = session.get(ActivationRecord, item.record_id)
+        locks.lock(session, [locks.record(record.campaign_id, record.citizen_hash)])
+    elif item.kind == "suspected_double":
+        gift = session.get(Submission, item.subject.removeprefix("gift:"))
+        locks.lock(session, [locks.gift_group(gift.campaign_id, gift.business_key)])
 
 
 def _judge_double(session: Session, actor: User, item: ReviewItem, confirm: bool) -> None:
@@ -149,7 +159,7 @@ def correct_record(
     record = session.get(ActivationRecord, record_id)
     if record is None or not _in_scope(session, Scope.of_user(actor), record.org_unit_id):
         raise NotFound("No such record.")
-    lock_campaigns(session, {record.campaign_id})
+    locks.lock(session, [locks.record(record.campaign_id, record.citizen_hash)])
     session.refresh(record)
     campaign = session.get(Campaign, record.campaign_id)
     now = datetime.now(UTC)

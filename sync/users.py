@@ -5,13 +5,23 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import audit, orgunits
 from .errors import Conflict, Forbidden, Invalid
-from .models import ROLES, TokenFamily, User, utcnow
+from .models import (
+    ROLES,
+    Device,
+    DeviceOrgUnit,
+    OrgUnit,
+    TokenFamily,
+    User,
+    UserOrgUnit,
+    utcnow,
+)
 from .passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 from .scope import GLOBAL_ROLES, Scope
 
@@ -90,6 +100,62 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    """What a request's token stands for, if its session is still live: read in one query."""
+
+    user_id: int
+    role: str
+    device_id: str | None
+    paths: tuple[str, ...]  # the org units of the device (device tokens) or of the user
+
+
+def live_session(
+    session: Session, user_id: int, family_id: str, device_id: str | None
+) -> LiveSession | None:
+    """The user, the token family and (for a device's token) the device, checked together:
+    None when any of them is revoked, inactive or not bound to the others."""
+    family = TokenFamily.__table__
+    people = User.__table__
+    if device_id is None:
+        links = UserOrgUnit.__table__
+        query = (
+            select(people.c.role, OrgUnit.__table__.c.path)
+            .select_from(family)
+            .join(people, people.c.id == family.c.user_id)
+            .outerjoin(links, links.c.user_id == people.c.id)
+            .outerjoin(OrgUnit.__table__, OrgUnit.__table__.c.id == links.c.org_unit_id)
+        )
+    else:
+        devices = Device.__table__
+        links = DeviceOrgUnit.__table__
+        query = (
+            select(people.c.role, OrgUnit.__table__.c.path)
+            .select_from(family)
+            .join(people, people.c.id == family.c.user_id)
+            .join(
+                devices,
+                (devices.c.id == device_id)
+                & (devices.c.family_id == family.c.id)
+                & devices.c.revoked_at.is_(None),
+            )
+            .outerjoin(links, links.c.device_id == devices.c.id)
+            .outerjoin(OrgUnit.__table__, OrgUnit.__table__.c.id == links.c.org_unit_id)
+        )
+    rows = session.execute(
+        query.where(
+            family.c.id == family_id,
+            family.c.user_id == user_id,
+            family.c.revoked_at.is_(None),
+            people.c.is_active.is_(True),
+        )
+    ).all()
+    if not rows:
+        return None
+    paths = tuple(sorted({path for _, path in rows if path is not None}))
+    return LiveSession(user_id, rows[0].role, device_id, paths)
 
 
 def revoke_family(session: Session, family_id: str, reason: str) -> None:

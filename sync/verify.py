@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .counters import ancestors_of
@@ -65,7 +65,7 @@ def refold_records(session: Session, campaign: Campaign) -> dict[int, dict]:
     for row in session.scalars(
         select(Submission)
         .where(Submission.campaign_id == campaign.id, Submission.form == "activation")
-        .order_by(Submission.seq)
+        .order_by(Submission.xid, Submission.seq)  # each record's writers in lock order
     ):
         inputs[row.record_id].append(activation_input(row))
     states = {}
@@ -121,12 +121,14 @@ def recount(session: Session, campaign: Campaign) -> Contributions:
 
 
 def stored(session: Session, campaign: Campaign, model=CounterRow) -> Contributions:
+    """What the counters (or rollups) hold, each key summed over its shards; zero sums left
+    out, as a recount has no zeros."""
     rows = session.execute(
-        select(model.org_unit_id, model.metric, model.day, model.value).where(
-            model.campaign_id == campaign.id
-        )
+        select(model.org_unit_id, model.metric, model.day, func.sum(model.value))
+        .where(model.campaign_id == campaign.id)
+        .group_by(model.org_unit_id, model.metric, model.day)
     )
-    return Counter({(org, metric, day.isoformat()): value for org, metric, day, value in rows})
+    return Counter({(org, metric, day.isoformat()): int(v) for org, metric, day, v in rows if v})
 
 
 def subtree_sums(session: Session, counts: Contributions) -> Contributions:

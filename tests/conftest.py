@@ -24,7 +24,8 @@ from server.app import create_app
 from sync.db import make_engine, make_session_factory, normalize_url
 from sync.models import Base
 
-pytest_plugins = ["live_kit"]  # a real server process, and a proxy that loses answers
+# a real server process and a proxy that loses answers; a PostgreSQL server to restart
+pytest_plugins = ["live_kit", "pg_cluster"]
 
 PG_ADMIN_URL = os.environ.get(
     "WARDSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -33,9 +33,15 @@ def upgrade() -> None:
     # Login resolves a username case-insensitively (sync.users.normalize_username), so the
     # stored names are lower-cased; two names differing only by case cannot both stay.
     connection = op.get_bind()
-    clashes = connection.execute(
-        sa.text("SELECT lower(username) FROM users GROUP BY lower(username) HAVING count(*) > 1")
-    ).scalars().all()
+    clashes = (
+        connection.execute(
+            sa.text(
+                "SELECT lower(username) FROM users GROUP BY lower(username) HAVING count(*) > 1"
+            )
+        )
+        .scalars()
+        .all()
+    )
     if clashes:
         raise RuntimeError(
             "usernames differing only by case must be renamed first: " + ", ".join(clashes)

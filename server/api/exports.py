@@ -173,7 +173,7 @@ def export_submissions(query):
         after = exports.decode_cursor(query["after"])
     except exports.BadCursor as exc:
         raise ApiError(400, str(exc), errors={"after": [str(exc)]}) from exc
-    last = max(after, exports.upto(session, campaign))
+    last = max(after, exports.upto(session, campaign))  # positions compare as tuples
     scope = current().scope
     forms = [query["form"]] if query["form"] else list(exports.DATA_COLUMNS)
     if query["format"] == "xlsx":

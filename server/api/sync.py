@@ -62,7 +62,7 @@ def push():
     """
     submissions = _batch()
     principal = current()
-    device = ingest.DeviceContext(principal.device_id, principal.user.id, principal.scope)
+    device = ingest.DeviceContext(principal.device_id, principal.user_id, principal.scope)
     session = db.session()
     for attempt in range(RETRIES):
         try:

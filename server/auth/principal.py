@@ -7,11 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app, g, request
-from sqlalchemy import select
 
-from sync import api_keys
-from sync.models import Device, TokenFamily, User
-from sync.scope import Scope
+from sync import api_keys, users
+from sync.models import User
+from sync.scope import GLOBAL_ROLES, Scope
 
 from .. import db
 from ..errors import ApiError
@@ -22,7 +21,8 @@ UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="wardsync"'}
 
 @dataclass(frozen=True)
 class Principal:
-    user: User | None
+    user_id: int | None
+    user_role: str | None
     family_id: str | None
     scope: Scope
     device_id: str | None = None
@@ -31,7 +31,12 @@ class Principal:
     @property
     def role(self) -> str:
         """The user's role; an export script's API key acts as the role ``api_key``."""
-        return "api_key" if self.api_key_id is not None else self.user.role
+        return "api_key" if self.api_key_id is not None else self.user_role
+
+    @functools.cached_property
+    def user(self) -> User | None:
+        """The user, loaded only by the views that need more than their id and role."""
+        return db.session().get(User, self.user_id) if self.user_id is not None else None
 
 
 def unauthorized(detail: str) -> ApiError:
@@ -55,7 +60,7 @@ def authenticate() -> Principal:
         if found is None:
             raise unauthorized("The API key is unknown or revoked.")
         key, scope = found
-        g.principal = Principal(user=None, family_id=None, scope=scope, api_key_id=key.id)
+        g.principal = Principal(None, None, None, scope, api_key_id=key.id)
         return g.principal
     ring = KeyRing.from_config(current_app.config)
     try:
@@ -63,27 +68,14 @@ def authenticate() -> Principal:
         user_id = int(claims["sub"])
     except (InvalidToken, ValueError) as exc:
         raise unauthorized("The token is invalid or expired.") from exc
-    row = (
-        db.session()
-        .execute(
-            select(User, TokenFamily.revoked_at)
-            .join(TokenFamily, TokenFamily.user_id == User.id)
-            .where(User.id == user_id, TokenFamily.id == claims.get("fam"))
-        )
-        .first()
-    )
-    if row is None or row.revoked_at is not None or not row.User.is_active:
+    found = users.live_session(db.session(), user_id, claims.get("fam"), claims.get("dev"))
+    if found is None:
         raise unauthorized("The token has been revoked.")
-    user = row.User
-    device_id = claims.get("dev")
-    if device_id is None:
-        scope = Scope.of_user(user)
+    if found.device_id is None and found.role in GLOBAL_ROLES:
+        scope = Scope(everything=True)
     else:
-        device = db.session().get(Device, device_id)
-        if device is None or device.revoked_at is not None or device.family_id != claims["fam"]:
-            raise unauthorized("This device has been revoked.")
-        scope = Scope.of_units(device.org_units)
-    g.principal = Principal(user=user, family_id=claims["fam"], scope=scope, device_id=device_id)
+        scope = Scope(everything=False, paths=found.paths)
+    g.principal = Principal(user_id, found.role, claims["fam"], scope, device_id=found.device_id)
     return g.principal
 
 

@@ -4,7 +4,7 @@ from .accounts import ROLES, ApiKey, RefreshToken, TokenFamily, User, UserOrgUni
 from .audit import AuditEntry
 from .base import Base, utcnow
 from .devices import Device, DeviceOrgUnit, EnrollmentCode
-from .org import DEFAULT_TIMEZONE, Campaign, OrgUnit, Target
+from .org import DEFAULT_TIMEZONE, Campaign, OrgUnit, Target, TargetRollup
 from .sync_state import (
     ActivationRecord,
     Correction,
@@ -40,6 +40,7 @@ __all__ = [
     "OrgUnit",
     "RefreshToken",
     "Target",
+    "TargetRollup",
     "ThrottleHit",
     "TokenFamily",
     "User",

@@ -58,3 +58,18 @@ class Target(Base):
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), primary_key=True)
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+class TargetRollup(Base):
+    """Each unit's effective target: its own, or else the sum of its children's (recursively).
+
+    Kept beside ``targets`` (rewritten for the campaign whenever its targets change, which is
+    rare), so a progress page reads targets like it reads the rollups: a row per unit shown.
+    """
+
+    __tablename__ = "target_rollups"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)

@@ -19,8 +19,10 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,13 +32,29 @@ from .base import Base, UTCDateTime, utcnow
 class Submission(Base):
     __tablename__ = "submissions"
     __table_args__ = (
-        Index("ix_submissions_campaign_seq", "campaign_id", "seq"),
-        Index("ix_submissions_gift_key", "campaign_id", "business_key"),
+        Index("ix_submissions_campaign_position", "campaign_id", "xid", "seq"),
+        # Partial: only gifts have a business key and only voids a target, so the other rows
+        # (most of them activations) cost these indexes nothing on insert.
+        Index(
+            "ix_submissions_gift_key",
+            "campaign_id",
+            "business_key",
+            postgresql_where=text("business_key IS NOT NULL"),
+            sqlite_where=text("business_key IS NOT NULL"),
+        ),
+        Index(
+            "ix_submissions_void_target",
+            "void_target",
+            postgresql_where=text("void_target IS NOT NULL"),
+            sqlite_where=text("void_target IS NOT NULL"),
+        ),
         Index("ix_submissions_household", "campaign_id", "household_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    # Commit-ordered position (from the feed clock): exports page by it.
+    # Its position in the feed's order (``sync.feed``): the writing transaction's id, then a
+    # sequence number. Exports page by it.
+    xid: Mapped[int] = mapped_column(BigInteger, default=0)
     seq: Mapped[int] = mapped_column(BigInteger)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
@@ -53,7 +71,7 @@ class Submission(Base):
     household_id: Mapped[str | None] = mapped_column(String(36))
     record_id: Mapped[int | None] = mapped_column(ForeignKey("activation_records.id"))
     business_key: Mapped[str | None] = mapped_column(String(200))  # gifts: household|kind|round
-    void_target: Mapped[str | None] = mapped_column(String(36), index=True)
+    void_target: Mapped[str | None] = mapped_column(String(36))
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
     # Gifts: None (not a double, or not judged), "confirmed" or "rejected" by a lead.
     double_decision: Mapped[str | None] = mapped_column(String(16))
@@ -117,7 +135,12 @@ class ReviewItem(Base):
 
 
 class Counter(Base):
-    """Progress per (campaign, org unit, metric, day), changed only by deltas."""
+    """Progress per (campaign, org unit, metric, day), changed only by deltas.
+
+    A key's value is the sum over its ``shard`` rows: each writing transaction adds into a
+    shard no other running transaction holds (``sync.counters``), so writers never queue on a
+    busy ward's or city's row.
+    """
 
     __tablename__ = "counters"
 
@@ -125,6 +148,7 @@ class Counter(Base):
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), primary_key=True)
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, default=0)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
@@ -132,10 +156,11 @@ class FeedEntry(Base):
     """The compacted change feed: one row per entity, at the sequence of its latest change."""
 
     __tablename__ = "feed"
-    __table_args__ = (Index("ix_feed_seq", "seq"),)
+    __table_args__ = (Index("ix_feed_position", "xid", "seq"),)
 
     entity: Mapped[str] = mapped_column(String(16), primary_key=True)
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    xid: Mapped[int] = mapped_column(BigInteger, default=0)  # see sync.feed: the position
     seq: Mapped[int] = mapped_column(BigInteger)
     # Where it lives, for scoping a pull; NULL: everyone sees it (campaigns).
     path: Mapped[str | None] = mapped_column(String(1000))
@@ -143,10 +168,10 @@ class FeedEntry(Base):
 
 
 class FeedClock(Base):
-    """A single row handing out sequence numbers.
+    """A single row: the feed's epoch, and on SQLite (one writer at a time) the sequence.
 
-    Its row lock is taken at the very end of a writing transaction and held to the commit,
-    so sequence numbers become visible in order: a reader that saw N has seen all below N.
+    PostgreSQL takes sequence numbers from the ``feed_seq`` sequence instead, so that no
+    writer waits on this row (``sync.feed``).
     """
 
     __tablename__ = "feed_clock"
@@ -169,6 +194,7 @@ class Rollup(Base):
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), primary_key=True)
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, default=0)  # as counters
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 

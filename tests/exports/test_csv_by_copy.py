@@ -9,7 +9,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync import exports
+from sync import exports, feed
 from sync.export_copy import crlf
 from sync.models import Campaign
 from sync.scope import Scope
@@ -79,7 +79,13 @@ def test_the_export_csv_is_the_python_writers_csv_byte_for_byte(
     with Session(engine) as session:
         campaign = session.scalar(select(Campaign))
         rows = exports.submissions(
-            session, campaign, Scope(everything=True), None, "household_help", 0, 10**9
+            session,
+            campaign,
+            Scope(everything=True),
+            None,
+            "household_help",
+            feed.Position(),
+            feed.Position(2**62, 0),
         )
         expected = "".join(exports.csv_lines(exports.columns("household_help"), rows))
     # Everything (hq), a subtree (org_unit) within a lead's scope, and a scope with nothing.

@@ -1,0 +1,93 @@
+"""One worker's push path, in process, for a profiler: the same batches as ``bench.ingest``
+pushed one after another straight into ``sync.ingest.push`` (no HTTP), with the time of each.
+
+    .venv/bin/py-spy record --format raw -o push.txt -- .venv/bin/python -m bench.profile_push
+    .venv/bin/python -m bench.profile_push --batch 1 --count 500   # the fixed cost per request
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bench.common import fresh_database, percentile, seed
+from bench.ingest import make_batches
+from sync import devices
+from sync.db import make_engine, make_session_factory
+from sync.ingest import DeviceContext, push
+from sync.models import Device, User
+from sync.scope import Scope
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="postgresql")
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--count", type=int, default=20, help="batches")
+    parser.add_argument(
+        "--http", action="store_true", help="through the Flask app (auth, JSON, commit) in process"
+    )
+    args = parser.parse_args()
+    url = fresh_database(args.backend, Path(tempfile.mkdtemp(prefix="wardsync-profile-")))
+    codes = seed(url, wards=10, devices_count=1)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        enrollment = devices.peek_code(session, codes[0])
+        from server.auth import refresh
+
+        rotation = refresh.start_family(session, enrollment.volunteer_id, 3600)
+        device = devices.enroll(session, codes[0], "profile", rotation.family_id)
+        session.commit()
+        user = session.get(User, device.user_id)
+        context = DeviceContext(device.id, user.id, Scope.of_units(device.org_units))
+        ward = session.scalar(select(Device).where(Device.id == device.id)).org_units[0].code
+    batches = make_batches(0, ward, args.count, random.Random(1))
+    batches = [b[: args.batch] for b in batches]
+    key = secrets.token_hex(16)
+    send = _through_app(url, rotation, device.id) if args.http else None
+    times = []
+    for batch in batches:
+        started = time.perf_counter()
+        if send is not None:
+            send(batch)
+        else:
+            with sessions() as session:
+                push(session, context, batch, citizen_key=key)
+                session.commit()
+        times.append(time.perf_counter() - started)
+    done = sum(len(b) for b in batches)
+    print(
+        f"[{args.backend}] {len(batches)} batches of {args.batch}: "
+        f"{done / sum(times):,.0f} submissions/s in one thread; "
+        f"p50 {percentile(times, 0.5) * 1000:.1f} ms, p99 {percentile(times, 0.99) * 1000:.1f} ms"
+    )
+    engine.dispose()
+
+
+def _through_app(url: str, rotation, device_id: str):
+    from server.app import create_app
+    from server.auth.tokens import KeyRing
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": secrets.token_urlsafe(48)})
+    token = KeyRing.from_config(app.config).issue(
+        str(rotation.user_id), rotation.family_id, device_id
+    )
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def send(batch: list[dict]) -> None:
+        response = client.post("/api/v1/sync/push", json={"submissions": batch}, headers=headers)
+        assert response.status_code == 200, response.get_json()
+
+    return send
+
+
+if __name__ == "__main__":
+    main()
