@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from flask_smorest import Api
 
-from . import app_shell, config, db, errors, gate, throttle, transport, web
+from . import app_shell, config, db, errors, gate, openapi, throttle, transport, web
 from .api import campaigns, devices, exports, forms, health, orgunits, progress, review, users
 from .api import sync as sync_api
 from .auth import views as auth_views
@@ -44,17 +43,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     transport.init_app(app)
     gate.init_app(app)
     throttle.init_app(app)
-    api = Api(app, spec_kwargs={"components": {"securitySchemes": _security_schemes()}})
+    api = openapi.init_api(app)
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)
-    forms.register_schemas(api)
     app.register_blueprint(health.blp)
     web.init_app(app)
     app_shell.init_app(app)
     # After Api(): flask-smorest registers its own error handler, which ours replaces.
     errors.init_app(app)
     return app
-
-
-def _security_schemes() -> dict:
-    return {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}

@@ -11,6 +11,11 @@ from sync.metrics import METRICS
 
 from .. import db
 from ..auth.principal import current, requires
+from ..openapi import problems
+
+# The widest integer every JSON reader keeps exact (JavaScript's): a phone or a page must read
+# back the target it was given. The column is wider.
+MAX_TARGET = 2**53 - 1
 
 blp = Blueprint("campaigns", __name__, url_prefix="/api/v1/campaigns", description="Campaigns")
 
@@ -20,7 +25,11 @@ class CampaignIn(Schema):
     name = Name(required=True)
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
-    timezone = Text(load_default=None, max_length=64)
+    timezone = Text(
+        load_default=None,
+        max_length=64,
+        metadata={"description": "An IANA time zone name; none: Asia/Ho_Chi_Minh."},
+    )
 
     @validates_schema
     def _dates_ordered(self, data, **_):
@@ -29,39 +38,43 @@ class CampaignIn(Schema):
 
 
 class CampaignOut(Schema):
-    code = fields.String()
-    name = fields.String()
-    starts_on = fields.Date()
-    ends_on = fields.Date()
-    timezone = fields.String()
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    timezone = fields.String(required=True)
 
 
 class CampaignList(Schema):
-    items = fields.List(fields.Nested(CampaignOut))
+    items = fields.List(fields.Nested(CampaignOut), required=True)
 
 
 class TargetIn(Schema):
     org_unit = Code(required=True)
     metric = fields.String(required=True, validate=validate.OneOf(METRICS))
-    value = StrictInteger(required=True, allow_none=True, validate=validate.Range(min=0))
+    value = StrictInteger(
+        required=True, allow_none=True, validate=validate.Range(min=0, max=MAX_TARGET)
+    )
 
 
 class TargetOut(Schema):
-    org_unit = fields.String()
-    metric = fields.String()
-    value = fields.Integer()
+    org_unit = fields.String(required=True)
+    metric = fields.String(required=True, validate=validate.OneOf(METRICS))
+    value = fields.Integer(required=True)
 
 
 class TargetList(Schema):
-    campaign = fields.String()
-    targets = fields.List(fields.Nested(TargetOut))
+    campaign = fields.String(required=True)
+    targets = fields.List(fields.Nested(TargetOut), required=True)
 
 
 @blp.route("", methods=["POST"])
 @requires("admin")
 @blp.arguments(CampaignIn)
 @blp.response(201, CampaignOut)
+@problems(_409="A campaign with this code exists.")
 def create(body):
+    """Start a campaign: its dates and time zone decide which day each submission counts on."""
     session = db.session()
     campaign = campaigns.create(session, actor=current().user, **body)
     session.commit()
@@ -72,6 +85,7 @@ def create(body):
 @requires("admin", "hq", "lead", "volunteer")
 @blp.response(200, CampaignList)
 def list_campaigns():
+    """Every campaign, so a phone or a page can offer them by name."""
     return {"items": campaigns.all_campaigns(db.session())}
 
 
@@ -79,7 +93,10 @@ def list_campaigns():
 @requires("admin")
 @blp.arguments(TargetIn(many=True))
 @blp.response(200, TargetList)
+@problems(_404="No campaign with this code.")
 def put_targets(items, code):
+    """Set the listed targets (a null value removes one) and keep the others, so targets can be
+    sent ward by ward; answers all of the campaign's own targets."""
     session = db.session()
     campaign = campaigns.require(session, code)
     campaigns.set_targets(session, campaign, items, current().user)

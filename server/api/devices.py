@@ -12,7 +12,8 @@ from sync.fields import Code, Name, Text
 from .. import db, throttle
 from ..auth import refresh
 from ..auth.principal import current, requires, unauthorized
-from ..auth.views import token_pair
+from ..auth.views import TokenPair, token_pair
+from ..openapi import problems
 
 blp = Blueprint("devices", __name__, url_prefix="/api/v1", description="Devices")
 CODE_REFUSED = "The enrolment code is unknown, used or expired."
@@ -24,8 +25,8 @@ class CodeIn(Schema):
 
 
 class CodeOut(Schema):
-    code = fields.String()
-    expires_at = fields.AwareDateTime()
+    code = fields.String(required=True)
+    expires_at = fields.AwareDateTime(required=True)
 
 
 class EnrollIn(Schema):
@@ -33,25 +34,31 @@ class EnrollIn(Schema):
     name = Name(required=True)
 
 
-class EnrollOut(Schema):
-    device_id = fields.String()
-    access_token = fields.String()
-    refresh_token = fields.String()
-    token_type = fields.String()
-    expires_in = fields.Integer()
+class EnrollOut(TokenPair):
+    device_id = fields.String(required=True)
 
 
 class DeviceOut(Schema):
-    device_id = fields.String(attribute="id")
-    name = fields.String()
-    volunteer = fields.Function(lambda d: d.user_id)
-    org_units = fields.Function(lambda d: sorted(u.code for u in d.org_units))
-    created_at = fields.AwareDateTime()
-    revoked_at = fields.AwareDateTime()
+    device_id = fields.String(attribute="id", required=True)
+    name = fields.String(required=True)
+    volunteer = fields.Function(
+        lambda d: d.user_id,
+        required=True,
+        metadata={"type": "integer", "description": "The volunteer's user id."},
+    )
+    org_units = fields.Function(
+        lambda d: sorted(u.code for u in d.org_units),
+        required=True,
+        metadata={"type": "array", "items": {"type": "string"}},
+    )
+    created_at = fields.AwareDateTime(required=True)
+    revoked_at = fields.AwareDateTime(
+        required=True, allow_none=True, metadata={"description": "null while the device works."}
+    )
 
 
 class DeviceList(Schema):
-    items = fields.List(fields.Nested(DeviceOut))
+    items = fields.List(fields.Nested(DeviceOut), required=True)
 
 
 class ReceiptOut(Schema):
@@ -72,6 +79,8 @@ class ReceiptOut(Schema):
 @blp.arguments(CodeIn)
 @blp.response(201, CodeOut)
 def create_code(body):
+    """A one-use code that enrols one phone for a volunteer, limited to org units within both
+    the volunteer's and the caller's scope: the code is the phone's only credential."""
     session = db.session()
     code, expires_at = devices.create_code(
         session, current().user, body["volunteer"], body["org_units"]
@@ -83,6 +92,10 @@ def create_code(body):
 @blp.route("/devices/enroll", methods=["POST"])
 @blp.arguments(EnrollIn)
 @blp.response(201, EnrollOut)
+@problems(
+    _401="The enrolment code is unknown, used or expired.",
+    _429="Too many enrolment attempts from this address; wait Retry-After seconds.",
+)
 def enroll(body):
     """Spend a one-use enrolment code on a new device; the code is the only credential.
 
@@ -136,6 +149,7 @@ def _enroll(code: str, name: str) -> dict | None:
 @requires("admin", "lead")
 @blp.response(200, DeviceList)
 def list_devices():
+    """The devices enrolled within the caller's scope, revoked ones included."""
     return {"items": devices.list_in_scope(db.session(), current().scope)}
 
 
@@ -155,7 +169,9 @@ def my_device():
 @blp.route("/devices/<device_id>", methods=["DELETE"])
 @requires("admin", "lead")
 @blp.response(204)
+@problems(_404="No such device in your scope.")
 def revoke(device_id):
+    """Revoke a lost or stolen phone: its tokens stop working at once, on every worker."""
     session = db.session()
     devices.revoke(session, current().user, device_id)
     session.commit()

@@ -14,11 +14,12 @@ from marshmallow import ValidationError as SchemaError
 from sync import api_keys, campaigns, export_copy, exports, orgunits
 from sync.errors import Forbidden, NotFound
 from sync.fields import Code, Name
-from sync.forms import FORM_NAMES
+from sync.forms import FORM_NAMES, MAX_INT32
 
 from .. import db
 from ..auth.principal import current, requires
 from ..errors import ApiError
+from ..openapi import problems
 
 blp = Blueprint("exports", __name__, url_prefix="/api/v1", description="Exports and API keys")
 READERS = ("admin", "hq", "lead", "api_key")
@@ -29,12 +30,45 @@ MIMETYPES = {
 }
 
 
+NEXT_CURSOR = {
+    "X-Next-Cursor": {
+        "description": "Pass as after= next time to get only what came since.",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+
+
+def files(*formats: str, headers: dict | None = None):
+    """Document a 200 served as a file, in each of ``formats``: streamed, not JSON."""
+    content = {
+        MIMETYPES[f].split(";")[0]: {
+            "schema": {"type": "string", "format": "binary" if f == "xlsx" else None}
+        }
+        for f in formats
+    }
+    for media in content.values():
+        media["schema"] = {k: v for k, v in media["schema"].items() if v is not None}
+    response = {"description": f"The file, as {', '.join(formats)} (format=).", "content": content}
+    if headers:
+        response["headers"] = headers
+    return blp.doc(responses={200: response})
+
+
 class SubmissionsQuery(Schema):
     campaign = Code(required=True)
     org_unit = Code(load_default=None)
-    form = fields.String(load_default=None, validate=validate.OneOf(FORM_NAMES))
+    form = fields.String(
+        load_default=None,
+        validate=validate.OneOf(FORM_NAMES),
+        metadata={"description": "Required for csv; xlsx without it: one sheet per form."},
+    )
     format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "ndjson", "xlsx"]))
-    after = fields.String(load_default=None, validate=validate.Length(max=200))
+    after = fields.String(
+        load_default=None,
+        validate=validate.Length(max=200),
+        metadata={"description": "The X-Next-Cursor of an earlier export; others are 400."},
+    )
 
     @validates_schema
     def _form_for_csv(self, data, **_):
@@ -56,6 +90,11 @@ class ApiKeyIn(Schema):
     name = Name(required=True)
     scope = fields.String(required=True, validate=validate.OneOf(["export"]))
     org_units = fields.List(Code(), load_default=list, validate=validate.Length(max=100))
+
+
+class ApiKeyOut(Schema):
+    id = fields.Integer(required=True)
+    key = fields.String(required=True, metadata={"description": "Shown this once only."})
 
 
 def _place(query):
@@ -121,7 +160,14 @@ def _streamed(stream_session, campaign, scope, unit, form, after, last, fmt):
 @blp.route("/exports/submissions", methods=["GET"])
 @requires(*READERS)
 @blp.arguments(SubmissionsQuery, location="query")
+@files("csv", "ndjson", "xlsx", headers=NEXT_CURSOR)
+@problems(
+    _400="The after cursor is not one this server issued, or the request is malformed.",
+    _404="No campaign or org unit with this code.",
+)
 def export_submissions(query):
+    """The submissions in scope, streamed in commit order, with the cursor that fetches only
+    what comes after, so a nightly script never reads a row twice."""
     session, campaign, unit = _place(query)
     try:
         after = exports.decode_cursor(query["after"])
@@ -153,7 +199,10 @@ def export_submissions(query):
 @blp.route("/exports/progress", methods=["GET"])
 @requires(*READERS)
 @blp.arguments(UnitQuery, location="query")
+@files("csv", "xlsx")
+@problems(_404="No campaign or org unit with this code.")
 def export_progress(query):
+    """One row per org unit of the subtree, root included, every metric beside its target."""
     session, campaign, unit = _place(query)
     rows = exports.progress_rows(session, campaign, unit)
     header = exports.progress_columns()
@@ -165,7 +214,10 @@ def export_progress(query):
 @blp.route("/exports/follow-ups", methods=["GET"])
 @requires(*READERS)
 @blp.arguments(FollowUpQuery, location="query")
+@files("csv")
+@problems(_404="No campaign or org unit with this code.")
 def export_follow_ups(query):
+    """The citizens with no smartphone, to visit again when a family member's phone can do."""
     session, campaign, unit = _place(query)
     rows = list(exports.follow_ups(session, campaign, unit))  # a ward's list: small
     return Response(exports.csv_lines(exports.FOLLOW_UP_COLUMNS, rows), mimetype=MIMETYPES["csv"])
@@ -174,7 +226,10 @@ def export_follow_ups(query):
 @blp.route("/api-keys", methods=["POST"])
 @requires("admin")
 @blp.arguments(ApiKeyIn)
+@blp.response(201, ApiKeyOut)
 def create_api_key(body):
+    """A key for an export script, limited to the given org units; stored hashed, so it is
+    shown in this answer only."""
     session = db.session()
     key, secret = api_keys.create(
         session, body["name"], body["org_units"], current().user, body["scope"]
@@ -183,10 +238,12 @@ def create_api_key(body):
     return jsonify(id=key.id, key=secret), 201
 
 
-@blp.route("/api-keys/<int:key_id>", methods=["DELETE"])
+@blp.route(f"/api-keys/<int(max={MAX_INT32}):key_id>", methods=["DELETE"])
 @requires("admin")
 @blp.response(204)
+@problems(_404="No such API key.")
 def revoke_api_key(key_id):
+    """Revoke an export key: its next request is refused."""
     session = db.session()
     api_keys.revoke(session, current().user, key_id)
     session.commit()

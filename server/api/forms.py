@@ -10,11 +10,10 @@ import hashlib
 import json
 
 from flask import jsonify, request
-from flask_smorest import Api, Blueprint
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from sync import formdefs
-from sync.forms import FORMS
 
 blp = Blueprint("forms", __name__, url_prefix="/api/v1", description="Form definitions")
 
@@ -79,9 +78,3 @@ def list_forms():
     response.set_etag(_ETAG)
     response.headers["Cache-Control"] = "no-cache"
     return response.make_conditional(request)
-
-
-def register_schemas(api: Api) -> None:
-    """The generated schema of each form's ``data`` as an OpenAPI component, under its name."""
-    for schema in FORMS.values():
-        api.spec.components.schema(f"{schema.__name__}Data", schema=schema)

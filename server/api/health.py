@@ -14,11 +14,14 @@ blp = Blueprint("health", __name__)
 
 @blp.get("/healthz")
 def healthz():
+    """The process is up: a load balancer's liveness probe, which needs no database."""
     return jsonify(status="ok")
 
 
 @blp.get("/readyz")
 def readyz():
+    """The database answers and its schema is at head, so a new host takes traffic only
+    once it can serve it."""
     try:
         with db.engine().connect() as connection:
             at_head = is_at_head(connection)

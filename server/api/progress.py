@@ -9,11 +9,13 @@ from marshmallow import Schema, fields
 from sync import campaigns, orgunits
 from sync.errors import NotFound
 from sync.fields import Code
+from sync.metrics import METRICS
 from sync.progress import progress
 
 from .. import db
 from ..auth.principal import current, requires
 from ..errors import ApiError
+from ..openapi import problems
 
 blp = Blueprint("progress", __name__, url_prefix="/api/v1/progress", description="Progress")
 
@@ -24,10 +26,61 @@ class ProgressQuery(Schema):
     daily = fields.Boolean(load_default=False)
 
 
+class MetricTotal(Schema):
+    value = fields.Float(required=True)
+    target = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "null: no target set."}
+    )
+    percent = fields.Float(
+        required=True, allow_none=True, metadata={"description": "null without a target."}
+    )
+
+
+Totals = Schema.from_dict(
+    {metric: fields.Nested(MetricTotal, required=True) for metric in METRICS}, name="Totals"
+)
+DailyRow = Schema.from_dict(
+    {"date": fields.Date(required=True)}
+    | {metric: fields.Float(required=True) for metric in METRICS},
+    name="DailyRow",
+)
+
+
+class CampaignRef(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    timezone = fields.String(required=True)
+
+
+class UnitRef(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class ChildProgress(Schema):
+    org_unit = fields.Nested(UnitRef, required=True)
+    totals = fields.Nested(Totals, required=True)
+
+
+class ProgressOut(Schema):
+    campaign = fields.Nested(CampaignRef, required=True)
+    org_unit = fields.Nested(UnitRef, required=True)
+    as_of = fields.AwareDateTime(required=True)
+    totals = fields.Nested(Totals, required=True)
+    children = fields.List(fields.Nested(ChildProgress), required=True)
+    daily = fields.List(
+        fields.Nested(DailyRow), metadata={"description": "Only with daily=1; sums to totals."}
+    )
+
+
 @blp.route("", methods=["GET"])
 @requires("admin", "hq", "lead")
 @blp.arguments(ProgressQuery, location="query")
+@blp.response(200, ProgressOut)
+@problems(_404="No campaign or org unit with this code.")
 def read(query):
+    """An org unit's totals against targets, its children's, and optionally the daily series,
+    read from the rollups so a ward and the whole country cost the same."""
     session = db.session()
     campaign = campaigns.require(session, query["campaign"])
     unit = orgunits.get(session, query["org_unit"])

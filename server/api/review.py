@@ -9,12 +9,13 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sync import campaigns, orgunits, review
 from sync.errors import Invalid, NotFound
 from sync.fields import Code, Note
-from sync.forms import CorrectionValues
-from sync.merge import outcomes_of, status_of, visible_fields
+from sync.forms import MAX_INT32, PHONE_OWNERS, CorrectionValues, UUIDString
+from sync.merge import NEGATIVES, RUNGS, outcomes_of, status_of, visible_fields
 from sync.models import OrgUnit, ReviewItem
 
 from .. import db
 from ..auth.principal import current, requires
+from ..openapi import problems
 
 blp = Blueprint("review", __name__, url_prefix="/api/v1", description="Conflicts and corrections")
 
@@ -35,8 +36,12 @@ class StrictBoolean(fields.Boolean):
 
 
 class ResolveIn(Schema):
-    values = fields.Nested(CorrectionValues)
-    confirm = StrictBoolean()
+    values = fields.Nested(
+        CorrectionValues, metadata={"description": "For a field or status conflict."}
+    )
+    confirm = StrictBoolean(
+        metadata={"description": "For a suspected double (give values or confirm, not both)."}
+    )
     reason = Note(load_default=None)
 
     @validates_schema
@@ -46,14 +51,59 @@ class ResolveIn(Schema):
 
 
 class CorrectIn(Schema):
-    values = fields.Nested(CorrectionValues, required=True)
+    values = fields.Nested(CorrectionValues, required=True, metadata={"minProperties": 1})
     reason = Note(required=True, min_length=1)
+
+
+class ReviewItemOut(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(["field_conflict", "status_conflict", "suspected_double"]),
+    )
+    status = fields.String(required=True, validate=validate.OneOf(["open", "resolved"]))
+    org_unit = fields.String(required=True)
+    day = fields.Date(required=True)
+    submissions = fields.List(fields.String(), required=True)
+    fields_ = fields.Dict(
+        data_key="fields",
+        required=True,
+        metadata={"description": "Per field: what is stored and what came in."},
+    )
+    opened_at = fields.AwareDateTime(required=True)
+    record_id = fields.Integer(metadata={"description": "For conflicts of an activation record."})
+    resolution = fields.Dict(metadata={"description": "Once resolved: how, and by whom."})
+    resolved_at = fields.AwareDateTime(allow_none=True)
+
+
+class ReviewList(Schema):
+    items = fields.List(fields.Nested(ReviewItemOut), required=True)
+
+
+class CorrectedRecord(Schema):
+    record_id = fields.Integer(required=True)
+    record_version = fields.Integer(required=True)
+    status = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(RUNGS),
+        metadata={"description": "The resolved ladder rung; null when none is reached."},
+    )
+    outcomes = fields.List(fields.String(validate=validate.OneOf(NEGATIVES)), required=True)
+    household_id = UUIDString()
+    household_address = fields.String()
+    phone_owner = fields.String(validate=validate.OneOf(PHONE_OWNERS))
+    note = fields.String()
 
 
 @blp.route("/conflicts", methods=["GET"])
 @requires("admin", "lead")
 @blp.arguments(ListQuery, location="query")
+@blp.response(200, ReviewList)
+@problems(_404="No such campaign, or no such org unit in your scope.")
 def list_conflicts(query):
+    """The review queue in the caller's scope: field and status conflicts and suspected double
+    deliveries, which only a lead can settle."""
     session = db.session()
     campaign = campaigns.require(session, query["campaign"])
     unit = None
@@ -65,10 +115,16 @@ def list_conflicts(query):
     return jsonify(items=items)
 
 
-@blp.route("/conflicts/<int:item_id>/resolve", methods=["POST"])
+# Ids wider than their integer column cannot exist: the route does not match them (404),
+# rather than the database refusing the number (a 500).
+@blp.route(f"/conflicts/<int(max={MAX_INT32}):item_id>/resolve", methods=["POST"])
 @requires("admin", "lead")
 @blp.arguments(ResolveIn)
+@blp.response(200, ReviewItemOut)
+@problems(_404="No such review item in your scope.")
 def resolve(body, item_id):
+    """Settle a review item: values for a conflict, confirm true/false for a suspected double.
+    The counters change by the decision in the same transaction."""
     session = db.session()
     item = review.resolve(
         session,
@@ -82,10 +138,14 @@ def resolve(body, item_id):
     return jsonify(_describe(session, item))
 
 
-@blp.route("/records/<int:record_id>/correct", methods=["POST"])
+@blp.route(f"/records/<int(max={MAX_INT32}):record_id>/correct", methods=["POST"])
 @requires("admin", "lead")
 @blp.arguments(CorrectIn)
+@blp.response(200, CorrectedRecord)
+@problems(_404="No such record in your scope.")
 def correct(body, record_id):
+    """Correct an activation record: the only way to move a status down, always with a reason,
+    and written to the audit log."""
     if not body["values"]:
         raise Invalid.field("values", "Give at least one value.")
     session = db.session()

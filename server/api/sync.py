@@ -6,7 +6,6 @@ import time
 
 from flask import current_app, jsonify, request
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from sync import feed, ingest
@@ -15,15 +14,12 @@ from sync.pull import pull as pull_changes
 from .. import db, gate, localise
 from ..auth.principal import current, requires
 from ..errors import ApiError
+from ..openapi import problems
+from .sync_schemas import PullPage, PullQuery, PushIn, PushOut
 
 blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync", description="Push and pull")
 
 RETRIES = 3
-
-
-class PullQuery(Schema):
-    cursor = fields.String(load_default=None)  # one it cannot read is 400, whatever its length
-    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
 
 
 def _batch() -> list:
@@ -49,7 +45,21 @@ def _batch() -> list:
 @blp.route("/push", methods=["POST"])
 @gate.items_checked_by_view("submissions")  # one bad submission never rejects its neighbours
 @requires("volunteer", device=True)
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PushIn}}})
+@blp.response(200, PushOut)
+@problems(
+    429,
+    _413=f"More than {ingest.MAX_BATCH} submissions, or a body over 5 MiB: nothing was stored.",
+    _422='The body is not {"submissions": [...]}. An invalid submission is not a 422: it is '
+    "answered rejected, with its errors, in the 200.",
+)
 def push():
+    """Store a batch of submissions from a phone, exactly once.
+
+    Each item is validated on its own, so one invalid item never fails the batch: it is
+    answered rejected in the 200, beside its neighbours' results. A 200 means every result is
+    durable, so a phone whose answer was lost resends the same batch and changes nothing.
+    """
     submissions = _batch()
     principal = current()
     device = ingest.DeviceContext(principal.device_id, principal.user_id, principal.scope)
@@ -82,7 +92,11 @@ def push():
 @blp.route("/pull", methods=["GET"])
 @requires("volunteer", device=True)
 @blp.arguments(PullQuery, location="query")
+@blp.response(200, PullPage)
+@problems(_400="The cursor is not one this server issued, or the request is malformed.")
 def pull(query):
+    """A page of what changed in the device's scope since the cursor, each entity once at its
+    latest version, so a phone that was offline for a week catches up in a few pages."""
     try:
         page = pull_changes(db.session(), current().scope, query["cursor"], query["limit"])
     except feed.BadCursor as exc:

@@ -8,10 +8,12 @@ from marshmallow import Schema, fields, validate
 from sync import users
 from sync.fields import Code, Text
 from sync.models import ROLES
+from sync.passwords import MIN_LENGTH
 from sync.users import USERNAME_PATTERN
 
 from .. import db
 from ..auth.principal import current, requires
+from ..openapi import problems
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Users")
 
@@ -24,22 +26,32 @@ class UserIn(Schema):
             USERNAME_PATTERN, error="Must be 2-64 letters, digits, '.', '_' or '-'."
         ),
     )
-    password = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    password = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=200),
+        metadata={"minLength": MIN_LENGTH},  # checked by sync.users, for the CLI too
+    )
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     org_units = fields.List(Code(), load_default=list, validate=validate.Length(max=100))
 
 
 class UserOut(Schema):
-    username = fields.String()
-    role = fields.String()
-    org_units = fields.Function(lambda u: sorted(unit.code for unit in u.org_units))
+    username = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    org_units = fields.Function(
+        lambda u: sorted(unit.code for unit in u.org_units),
+        required=True,
+        metadata={"type": "array", "items": {"type": "string"}},
+    )
 
 
 @blp.route("", methods=["POST"])
 @requires("admin", "lead")
 @blp.arguments(UserIn)
 @blp.response(201, UserOut)
+@problems(_409="A user with this username exists.")
 def create(body):
+    """Create an account; a lead may create volunteers within the lead's own scope only."""
     session = db.session()
     user = users.create(
         session,

@@ -98,6 +98,9 @@ def requires(*roles: str, device: bool = False) -> Callable:
                 raise ApiError(403, "Your role may not do this.")
             return view(*args, **kwargs)
 
+        # Read by server.openapi: the route needs a bearer token (so it can 401 and 403).
+        wrapper.required_roles = roles
+        wrapper.device_only = device
         return wrapper
 
     return decorator

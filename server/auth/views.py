@@ -11,6 +11,7 @@ from sync.fields import Text
 from sync.models import Device
 
 from .. import db, throttle
+from ..openapi import problems
 from . import refresh
 from .principal import unauthorized
 from .tokens import KeyRing
@@ -28,10 +29,10 @@ class RefreshIn(Schema):
 
 
 class TokenPair(Schema):
-    access_token = fields.String()
-    refresh_token = fields.String()
-    token_type = fields.String()
-    expires_in = fields.Integer()
+    access_token = fields.String(required=True)
+    refresh_token = fields.String(required=True)
+    token_type = fields.String(required=True, validate=validate.OneOf(["Bearer"]))
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds."})
 
 
 def token_pair(rotation: refresh.Rotation, device_id: str | None = None) -> dict:
@@ -47,6 +48,10 @@ def token_pair(rotation: refresh.Rotation, device_id: str | None = None) -> dict
 @blp.route("/login", methods=["POST"])
 @blp.arguments(LoginIn)
 @blp.response(200, TokenPair)
+@problems(
+    _401="Unknown username or wrong password (the same answer for both).",
+    _429="Too many failed logins for this username; wait Retry-After seconds.",
+)
 def login(body):
     """Log in with a username and password: a new token pair.
 
@@ -65,7 +70,10 @@ def login(body):
 @blp.route("/refresh", methods=["POST"])
 @blp.arguments(RefreshIn)
 @blp.response(200, TokenPair)
+@problems(_401="The refresh token is unknown, expired, or was reused (its family is revoked).")
 def refresh_tokens(body):
+    """Trade a refresh token for a new pair; a reused one ends its whole session, except a
+    resend within the grace window, since a phone on a bad link often loses the answer."""
     session = db.session()
     try:
         rotation = refresh.rotate(

@@ -205,9 +205,9 @@ def test_get_forms_takes_no_body_and_answers_other_methods_with_problem_json(cli
 def test_the_openapi_document_carries_the_generated_form_schemas(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     schemas = spec["components"]["schemas"]
-    activation = schemas["ActivationV1Data"]
+    activation = schemas["ActivationV1"]
     assert activation["required"] == ["citizen_id", "status"]
     assert activation["additionalProperties"] is False
     assert activation["properties"]["status"]["enum"][0] == "visited"
-    assert schemas["GiftV1Data"]["properties"]["value_vnd"]["maximum"] == 10**13
+    assert schemas["GiftV1"]["properties"]["value_vnd"]["maximum"] == 10**13
     assert "/api/v1/forms" in spec["paths"]
