@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+from phone_kit import Phone, enroll_phone  # noqa: F401 - re-exported for the tests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -30,6 +32,10 @@ pytest_plugins = ["live_kit"]  # a real server process, and a proxy that loses a
 PG_ADMIN_URL = os.environ.get(
     "WARDSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+# ``--hypothesis-profile=deep``: ten times the examples for the model-based property tests
+# (tests/contract), which take the larger of this and their own CI floor of 200.
+settings.register_profile("deep", max_examples=2000, deadline=None)
+
 REQUIRE_PG = os.environ.get("WARDSYNC_REQUIRE_POSTGRES") == "1"
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 
@@ -234,46 +240,6 @@ def pytest_terminal_summary(terminalreporter):
 def pytest_sessionfinish(session, exitstatus):
     if REQUIRE_PG and exitstatus == 0 and _pg_passed == 0:
         session.exitstatus = 1
-
-
-@dataclass
-class Phone:
-    """An enrolled device, talking to the app through the test client."""
-
-    client: object
-    device_id: str
-    access_token: str
-    refresh_token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
-
-    def push(self, submissions: list[dict]):
-        return self.client.post(
-            "/api/v1/sync/push", json={"submissions": submissions}, headers=self.headers
-        )
-
-    def pull(self, cursor: str | None = None, limit: int | None = None):
-        query = {k: v for k, v in (("cursor", cursor), ("limit", limit)) if v is not None}
-        return self.client.get("/api/v1/sync/pull", query_string=query, headers=self.headers)
-
-
-def enroll_phone(
-    client, world: World, volunteer: str = "vol-w1", units=("W1",), lead="lead-w1"
-) -> Phone:
-    code = client.post(
-        "/api/v1/enrollment-codes",
-        json={"volunteer": volunteer, "org_units": list(units)},
-        headers=world.headers(lead),
-    )
-    assert code.status_code == 201, code.get_json()
-    enrolled = client.post(
-        "/api/v1/devices/enroll", json={"code": code.get_json()["code"], "name": "phone"}
-    )
-    assert enrolled.status_code == 201, enrolled.get_json()
-    body = enrolled.get_json()
-    return Phone(client, body["device_id"], body["access_token"], body["refresh_token"])
 
 
 @pytest.fixture
