@@ -183,7 +183,7 @@ def gift(draw, fid: str) -> Form:
 def pool(draw) -> list[Form]:
     """The forms of one scenario; voids aim at its events, in whatever order they arrive."""
     forms: list[Form] = []
-    for index in range(draw(st.integers(1, 28))):
+    for index in range(draw(st.integers(1, 24))):
         fid = form_id(draw, index)
         kind = draw(st.sampled_from(["activation"] * 4 + ["help"] * 2 + ["gift"] * 3 + ["void"]))
         if kind == "activation":
@@ -246,7 +246,7 @@ def scenarios(draw) -> Scenario:
         device = draw(
             st.sampled_from([d for d, wards in DEVICES.items() if arrival[i].ward in wards])
         )
-        size = draw(st.integers(1, 6))
+        size = draw(st.integers(1, 8))
         batch = []
         while i < len(arrival) and len(batch) < size and arrival[i].ward in DEVICES[device]:
             batch.append(arrival[i])

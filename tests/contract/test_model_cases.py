@@ -37,7 +37,4 @@ def test_case(client, world, phones, engine, name):  # noqa: F811
     run = Run(client, world, phones, engine, Model(PARENTS, scenario.targets))
     for step in scenario.steps:
         run.step(step)
-    for unit in PARENTS:
-        run.check_progress(unit)
-    run.check_records()
-    run.check_queue()
+    run.check_all()
