@@ -57,7 +57,14 @@ class TestDatabase:
             return f"sqlite:///{target}"
         engine = create_engine(normalize_url(self.template_url))
         with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {', '.join(self.tables)} RESTART IDENTITY CASCADE"))
+            # DELETE, children first, and the sequences restarted: for a test's few rows a
+            # tenth of what TRUNCATE costs (which makes new files for every table).
+            for name in reversed(self.tables):
+                conn.execute(text(f'DELETE FROM "{name}"'))
+            for sequence in conn.scalars(
+                text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+            ).all():
+                conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
             conn.execute(
                 text("UPDATE feed_clock SET seq = 1, epoch = :epoch"), {"epoch": uuid.uuid4().hex}
             )
