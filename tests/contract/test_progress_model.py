@@ -262,6 +262,7 @@ def _same_totals(got: dict, expected: dict, unit: str) -> None:
             )
 
 
+@pytest.mark.timeout(2400 if EXAMPLES > 200 else 1200)
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 import requests
-from live_kit import WARDSYNC
+from live_kit import WARDSYNC, wait_for
 from sqlalchemy import func, select
 from wardsync_client import (
     Connection,
@@ -163,10 +164,9 @@ class Phone:
                 try:
                     sync_device(store, connect(store, **RETRYING))
                     return
-                except Unreachable:
+                except Unreachable:  # the connection's own backoff spaced the tries
                     if time.monotonic() > deadline:
                         raise
-                    time.sleep(0.2)
         finally:
             store.close()
 
@@ -188,6 +188,13 @@ def _sync_all(phones: list[Phone]) -> tuple[list[BaseException], list[threading.
     return errors, threads
 
 
+def _join(threads: list[threading.Thread], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    assert not [t for t in threads if t.is_alive()], "a sync thread hung"
+
+
 def _stored(engine) -> int:
     with engine.connect() as conn:
         return conn.scalar(select(func.count()).select_from(Submission))
@@ -201,6 +208,7 @@ def _queued(phones: list[Phone]) -> int:
     return total
 
 
+@pytest.mark.timeout(1200)
 def test_field_day(world, session, engine, live_server, proxy, server_env, tmp_path):
     rnd = random.Random(20230729)
     admin = session.scalar(select(User).where(User.username == "admin"))
@@ -255,15 +263,13 @@ def test_field_day(world, session, engine, live_server, proxy, server_env, tmp_p
     # committed; once some forms are in, the server is killed and restarted.
     proxy.lose_responses = 0.25
     errors, threads = _sync_all(phones)
-    deadline = time.monotonic() + 60
-    while _stored(engine) < 100 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: _stored(engine) >= 100, timeout=120, what="100 forms stored")
     live_server.kill()
     queued_at_kill = _queued(phones)
-    time.sleep(1.0)
+    refused = proxy.refused
+    wait_for(lambda: proxy.refused > refused, what="a phone finding the server down")
     live_server.start()
-    for thread in threads:
-        thread.join()
+    _join(threads)
     assert not errors, errors
     assert queued_at_kill > 0, "the kill came after the sync had finished"
     assert proxy.lost > 0
@@ -278,11 +284,10 @@ def test_field_day(world, session, engine, live_server, proxy, server_env, tmp_p
     for phone in phones:
         phone.record_day(ledger, rnd, 10, day=1)
     errors, threads = _sync_all(phones)
-    for thread in threads:
-        thread.join()
+    _join(threads)
     assert not errors, errors
     stop_exports.set()
-    export_thread.join()
+    _join([export_thread])
     assert not export_errors, export_errors
     exporter.run(exports_dir)
 

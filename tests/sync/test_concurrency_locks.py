@@ -7,7 +7,8 @@ import threading
 import uuid
 
 import pytest
-from sqlalchemy import select
+from live_kit import wait_for
+from sqlalchemy import select, text
 
 from sync import feed, orgunits
 from sync.db import make_session_factory
@@ -86,6 +87,17 @@ def test_parallel_batches_on_the_same_records(postgres_only, engine, field_setup
         assert verify(session) == []
 
 
+def _blocked(engine) -> int:
+    """Backends of this database waiting on a lock (pg_blocking_pids names their blockers)."""
+    with engine.connect() as conn:
+        return conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND cardinality(pg_blocking_pids(pid)) > 0"
+            )
+        )
+
+
 def test_cursor_never_skips_a_change_committed_out_of_start_order(
     postgres_only, engine, field_setup
 ):
@@ -108,8 +120,10 @@ def test_cursor_never_skips_a_change_committed_out_of_start_order(
 
     thread = threading.Thread(target=late_writer)
     thread.start()
-    # The late transaction waits for the early one's sequence numbers to commit first.
-    assert not late_done.wait(timeout=1.0)
+    # The late transaction waits for the early one's sequence numbers to commit first:
+    # PostgreSQL shows it blocked on the lock the early one holds.
+    wait_for(lambda: _blocked(engine), timeout=30, what="the late writer to wait on a lock")
+    assert not late_done.is_set()
     with factory() as reader:
         page = feed.read(reader, scope, cursor, 1000)
         assert [e.key for e in page.entries] == []  # nothing committed yet: nothing to skip
