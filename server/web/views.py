@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 
 from flask import (
@@ -107,9 +108,10 @@ def _globals() -> dict:
 def login():
     error = None
     if request.method == "POST":
-        user = users.authenticate(
-            db.session(), request.form.get("username", ""), request.form.get("password", "")
-        )
+        username, password = request.form.get("username", ""), request.form.get("password", "")
+        user = None
+        if _plain(username, 64) and _plain(password, 200):  # else no user could match
+            user = users.authenticate(db.session(), username, password)
         if user is None or user.role not in PAGE_ROLES:
             error = _("Unknown username or wrong password.")
         else:
@@ -129,6 +131,12 @@ def login():
                 else url_for("web.overview")
             )
     return render_template("login.html", error=error), (401 if error else 200)
+
+
+def _plain(text: str, limit: int) -> bool:
+    """Within the API's limits for the field and free of control characters (which
+    PostgreSQL's text columns refuse outright)."""
+    return 0 < len(text) <= limit and not re.search(r"[\x00-\x1f\x7f]", text)
 
 
 @bp.post("/logout")
