@@ -20,6 +20,7 @@ import random
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -31,13 +32,35 @@ from sync import api_keys
 from sync.db import make_engine, make_session_factory
 
 AIM_SECONDS, AIM_MB = 10, 150
-# What a volunteer fills in beside the citizen id and status: the export writes it all.
-VISIT = {
-    "household_id": "5f0c2a8e-1b7d-4c3e-9a6f-2d8b7e4c1a90",
-    "household_address": "Tổ 7, khu phố Bình Đức 2, phường Lái Thiêu",
-    "phone_owner": "family",
-    "note": 'Con trai cài giúp, hẹn quay lại "tuần sau"',
-}
+STREETS = ("Lê Lợi", "Trần Phú", "Nguyễn Trãi", "Bình Đức 2", "Hùng Vương", "Cách Mạng Tháng 8")
+NOTES = (
+    "",
+    "Đi vắng",
+    'Con trai cài giúp, hẹn quay lại "tuần sau"',
+    "Máy cũ, không cài được ứng dụng;\nđã hướng dẫn người nhà, gọi lại số 0912 sau 18h",
+    "Bà cụ 82 tuổi, mắt kém: tình nguyện viên đọc từng bước, kích hoạt xong lúc 16:40, "
+    "đã kiểm tra đăng nhập lại, dặn giữ mật khẩu, không đưa cho ai",
+)
+
+
+def visit(n: int, rnd: random.Random) -> dict:
+    """What a volunteer fills in beside the citizen id and status, as real visits vary:
+    households of a few people each, addresses and notes of every length (quotes, a newline,
+    none at all), fields left out."""
+    fields = {"household_id": str(uuid.UUID(int=n // 3 + 1))}
+    if rnd.random() < 0.9:
+        fields["household_address"] = (
+            f"{rnd.randint(1, 400)}/{rnd.randint(1, 60)} {rnd.choice(STREETS)}, "
+            f"tổ {rnd.randint(1, 30)}, khu phố {rnd.randint(1, 12)}"
+        )
+    if rnd.random() < 0.7:
+        fields["phone_owner"] = rnd.choice(("self", "family", "volunteer"))
+    note = rnd.choice(NOTES)
+    if note:
+        fields["note"] = note
+    return fields
+
+
 DATA = ("citizen_id", "status", "household_id", "household_address", "phone_owner", "note")
 
 
@@ -51,7 +74,8 @@ def columns(field) -> str:
 
 
 def load(url: str, rows: int) -> str:
-    """The rows, all activations with every field filled in; returns an export API key."""
+    """The rows, all activations with their fields as visits fill them in; returns an
+    export API key."""
     engine = make_engine(url)
     factory = make_session_factory(engine)
     with factory() as session:
@@ -71,7 +95,7 @@ def load(url: str, rows: int) -> str:
                 min(step, rows - start),
                 rnd,
                 shares=(1.0, 1.0),
-                extra=VISIT,
+                vary=visit,
             )
             session.commit()
     engine.dispose()

@@ -5,7 +5,9 @@ into the ``submissions`` table (activations of distinct citizens, household help
 distinct keys, so every row's contribution is plain), derives ``counters`` and ``rollups``
 from them with one GROUP BY each (the same numbers the push path keeps by deltas), then times
 ``GET /api/v1/progress`` on a real gunicorn server beside the same totals computed by a
-GROUP BY over the raw submissions of the subtree.
+GROUP BY over the raw submissions of the subtree. The first answer for each unit must equal
+the totals of the tests' independent model of the contract (tests/model.py), told every form
+as a phone would have sent it; the run stops if not.
 
 Run: ``.venv/bin/python -m bench.progress --backend postgresql --sizes 100000 1000000``.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import tempfile
 import time
 import uuid
@@ -23,12 +26,16 @@ from pathlib import Path
 
 import requests
 from sqlalchemy import insert, select, text
+from sqlalchemy.orm import aliased
 
-from bench.common import fresh_database, percentile, server
+from bench.common import ROOT, fresh_database, percentile, server
 from sync import campaigns, orgunits, users
 from sync.db import make_engine, make_session_factory
 from sync.models import Device, OrgUnit, Submission, TokenFamily, User
 from sync.passwords import hash_password
+
+sys.path.insert(0, str(ROOT / "tests"))
+from model import Model  # noqa: E402 - the tests' independent model of the contract
 
 REQUESTS = 200
 STATUS_METRICS = {
@@ -66,11 +73,23 @@ def build_campaign(session) -> tuple[list[OrgUnit], int]:
 
 
 def load_submissions(
-    session, campaign_id, device_id, wards, start, count, rnd, shares=(0.7, 0.85), extra=None
+    session,
+    campaign_id,
+    device_id,
+    wards,
+    start,
+    count,
+    rnd,
+    shares=(0.7, 0.85),
+    extra=None,
+    model=None,
+    vary=None,
 ) -> None:
     """``shares``: the cumulative shares of activations and household help; the rest gifts.
-    ``extra``: more fields for each activation's data."""
-    rows = []
+    ``extra``: more fields for each activation's data; ``vary(n, rnd)``: a row's own values of
+    them. ``model``: an independent model of the contract (tests/model.py) told every form as
+    a phone would have sent it, to check the totals against."""
+    rows, bodies = [], []
     day0 = date(2023, 7, 29)
     for n in range(start, start + count):
         ward = wards[n % len(wards)]
@@ -96,30 +115,57 @@ def load_submissions(
             "double_decision": None,
             "result": {"status": "applied"},
         }
+        sent = {}
         if roll < shares[0]:
             status = rnd.choice(list(STATUS_METRICS))
+            fields = {**(extra or {}), **(vary(n, rnd) if vary else {})}
             row.update(
                 form="activation",
-                data={"citizen_id": f"*********{n % 1000:03d}", "status": status, **(extra or {})},
+                data={"citizen_id": f"*********{n % 1000:03d}", "status": status, **fields},
             )
+            sent = {"citizen_id": f"{n:012d}", "status": status, **fields}  # distinct citizens
         elif roll < shares[1]:
             row.update(
                 form="household_help",
                 household_id=str(uuid.UUID(int=10**12 + n)),
                 data={"kind": "cleanup", "volunteers": 2, "hours": "1.5"},
             )
+            sent = {"household_id": row["household_id"], "kind": "cleanup", "volunteers": 2}
+            sent["hours"] = 1.5
         else:
             row.update(
                 form="gift",
                 business_key=f"g{n}",
                 data={"gift_kind": "pack", "round": "r", "count": 1, "value_vnd": 500000},
             )
+            sent = {"household_id": str(uuid.UUID(int=2 * 10**12 + n)), "gift_kind": f"g{n}"}
+            sent |= {"round": "r", "count": 1, "value_vnd": 500000}
         rows.append(row)
+        if model is not None:
+            bodies.append(_body(row, ward.code, sent))
         if len(rows) == 5000:
             session.execute(insert(Submission.__table__), rows)
-            rows = []
+            _tell(model, device_id, bodies)
+            rows, bodies = [], []
     if rows:
         session.execute(insert(Submission.__table__), rows)
+        _tell(model, device_id, bodies)
+
+
+def _body(row: dict, ward: str, data: dict) -> dict:
+    return {
+        "id": row["id"],
+        "form": row["form"],
+        "org_unit": ward,
+        "recorded_at": row["recorded_at"].isoformat(),
+        "hlc": row["hlc"],
+        "data": data,
+    }
+
+
+def _tell(model, device_id: str, bodies: list[dict]) -> None:
+    if model is not None and bodies:
+        model.push(device_id, bodies, 4_102_444_800_000, flags=False)  # the server in 2100
 
 
 def derive_counters(session, dialect: str) -> None:
@@ -197,10 +243,13 @@ def main() -> None:
         session.commit()
     rnd = random.Random(7)
     loaded = 0
+    with factory() as session:
+        parents = {u.code: p for u, p in _parents(session)}
+    model = Model(parents)
     for size in sorted(args.sizes):
         with factory() as session:
             load_submissions(
-                session, campaign_id, "bench-device", wards, loaded, size - loaded, rnd
+                session, campaign_id, "bench-device", wards, loaded, size - loaded, rnd, model=model
             )
             derive_counters(session, args.backend)
             session.commit()
@@ -229,6 +278,8 @@ def main() -> None:
                     if i >= 10:  # warm-up excluded
                         latencies.append(time.perf_counter() - started)
                     assert response.status_code == 200, response.text
+                    if i == 0:  # what is timed is right: the totals the contract says
+                        _same_as_model(response.json(), model, code)
                 raw = raw_totals_ms(engine, units[code].path, args.backend)
                 print(
                     f"[{args.backend}] {size:>9,} submissions, {label:<7}: progress p50 "
@@ -237,6 +288,21 @@ def main() -> None:
                     f"submissions {raw:8.1f} ms"
                 )
     engine.dispose()
+
+
+def _parents(session):
+    parent = aliased(OrgUnit)
+    return session.execute(
+        select(OrgUnit, parent.code).outerjoin(parent, parent.id == OrgUnit.parent_id)
+    ).all()
+
+
+def _same_as_model(body: dict, model: Model, code: str) -> None:
+    got = {k: v["value"] for k, v in body["totals"].items()}
+    want = {k: float(v["value"]) if k == "volunteer_hours" else v["value"]
+            for k, v in model.totals(code).items()}  # fmt: skip
+    if got != want:
+        raise SystemExit(f"progress of {code} differs from the model: {got} != {want}")
 
 
 def _token(base: str, url: str) -> str:

@@ -106,6 +106,13 @@ def handle_domain_error(exc: DomainError) -> Response:
 
 
 def handle_api_error(exc: ApiError) -> Response:
+    if request.blueprint == "web":  # a page's form refused by the input gate: a page, not JSON
+        from flask_babel import gettext
+
+        fields = ", ".join(sorted(exc.errors or {}))
+        text = gettext("The form holds characters it may not (%(fields)s).", fields=fields)
+        page = render_template("message.html", title=str(exc.status), text=text)
+        return Response(page, status=exc.status, headers=exc.headers, mimetype="text/html")
     return problem(exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=exc.headers)
 
 

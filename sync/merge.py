@@ -151,8 +151,13 @@ def correct(
     if previous is not None and (mark[0], mark[1]) < (previous["hlc"], previous["sid"]):
         return state  # an older correction than the one in force changes nothing
     if status is not None or previous is not None:
+        day = mark[2]
         if status is None:
-            rung, neg = previous["rung"], previous["neg"]
+            # A correction of fields alone keeps the status in force, with what phones
+            # reported after the previous correction (they moved it on from there).
+            rung = max(previous["rung"], previous["post_rung"])
+            neg = sorted(set(previous["neg"]) | set(previous["post_neg"]))
+            day = previous["day"]
         elif status in RUNG:
             rung, neg = RUNG[status], []
         else:
@@ -160,7 +165,7 @@ def correct(
         corr = {
             "hlc": mark[0],
             "sid": mark[1],
-            "day": mark[2],
+            "day": day,
             "org": mark[3],
             "rung": rung,
             "neg": neg,

@@ -24,6 +24,20 @@ import requests
 WARDSYNC = str(Path(sys.executable).with_name("wardsync"))
 
 
+def wait_for(condition, *, timeout: float = 60.0, what: str = "the condition"):
+    """Poll ``condition`` until it holds (returning its value) or ``timeout`` passes (fail).
+
+    Tests wait for what they can observe (rows in the database, an outbox shrinking, a
+    connection refused), never for a length of time that happened to be enough.
+    """
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+    return value
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -91,16 +105,19 @@ class ChaosProxy:
         self.cut_after: int | None = None
         self.lost = 0
         self.cut = 0
+        self.refused = 0  # connections that found the server down
         self._lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", 0), backlog=256)
         self.port = self.listener.getsockname()[1]
         self.base = f"http://127.0.0.1:{self.port}"
         self._closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
 
     def close(self) -> None:
         self._closed = True
         self.listener.close()
+        self._thread.join(timeout=10)
 
     def _accept(self) -> None:
         while not self._closed:
@@ -114,6 +131,8 @@ class ChaosProxy:
         try:
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=120)
         except OSError:
+            with self._lock:
+                self.refused += 1
             client.close()  # the server is down: the client sees its connection drop
             return
         asked = threading.Event()  # set when a request goes up; the next answer is a new one

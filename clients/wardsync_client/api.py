@@ -10,10 +10,19 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import requests
 
 TRANSIENT_STATUS = {429, 502, 503, 504}
+# No answer, or an answer cut off before its end: either way the request may be sent again.
+TRANSIENT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 
 class ApiError(Exception):
@@ -106,7 +115,7 @@ class Connection:
                 response = self.http.request(
                     method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
                 )
-            except (requests.ConnectionError, requests.Timeout):
+            except TRANSIENT_ERRORS:
                 if attempt < self.attempts - 1:
                     self._sleep(attempt, None)
                 continue
@@ -150,9 +159,23 @@ class Connection:
 
     def _sleep(self, attempt: int, retry_after: str | None) -> None:
         delay = min(self.max_delay, self.base_delay * 2**attempt) * random.uniform(0.5, 1.0)
-        if retry_after and retry_after.isdigit():
-            delay = max(delay, float(retry_after))
-        time.sleep(delay)
+        time.sleep(max(delay, retry_after_seconds(retry_after)))
+
+
+def retry_after_seconds(value: str | None) -> float:
+    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP-date (RFC 9110 10.2.3)."""
+    if not value:
+        return 0.0
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _problem(response: requests.Response) -> dict:

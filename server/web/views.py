@@ -19,11 +19,13 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from sync import campaigns, devices, orgunits, review, users
-from sync.errors import DomainError
-from sync.forms import STATUSES
+from sync.errors import DomainError, Invalid
+from sync.flatten import flatten
+from sync.forms import STATUSES, CorrectionValues
 from sync.merge import status_of, visible_fields
 from sync.metrics import METRICS
 from sync.models import ActivationRecord, Campaign, OrgUnit, TokenFamily, User
@@ -216,22 +218,45 @@ def resolve(item_id: int):
     form = request.form
     try:
         if "confirm" in form:
+            if form["confirm"] not in ("yes", "no"):
+                raise Invalid.field("confirm", "Must be yes or no.")
             review.resolve(db.session(), g.web_user, item_id, confirm=form["confirm"] == "yes")
         else:
-            values = {form["field"]: form["value"]} if form.get("field") else {}
             review.resolve(
                 db.session(),
                 g.web_user,
                 item_id,
-                values=values,
+                values=_settling_values(form),
                 reason=form.get("reason") or _("Resolved on the review page"),
             )
         db.session().commit()
         flash(_("Resolved."), "ok")
     except DomainError as exc:
         db.session().rollback()
-        flash(exc.detail, "error")
+        _flash_error(exc)
     return redirect(url_for("web.review_queue", campaign=campaign.code))
+
+
+def _settling_values(form) -> dict:
+    """The one field and value a review form sends, checked as the API checks them."""
+    if not form.get("field"):
+        return {}
+    if "value" not in form:
+        raise Invalid.field("value", "Missing data for required field.")
+    try:
+        return CorrectionValues().load({form["field"]: form["value"]})
+    except ValidationError as exc:
+        errors = {f"values.{k}": v for k, v in flatten(exc.messages).items()}
+        raise Invalid("The values are invalid.", errors) from exc
+
+
+def _flash_error(exc: DomainError) -> None:
+    """The error with the fields at fault, as the API names them."""
+    if exc.errors:
+        for path, messages in exc.errors.items():
+            flash(f"{path}: {' '.join(messages)}", "error")
+    else:
+        flash(exc.detail, "error")
 
 
 # --- follow-ups ---------------------------------------------------------------------------
@@ -314,7 +339,7 @@ def revoke_device(device_id: str):
         flash(_("Device revoked: it can no longer sync."), "ok")
     except DomainError as exc:
         db.session().rollback()
-        flash(exc.detail, "error")
+        _flash_error(exc)
     return redirect(url_for("web.device_list"))
 
 
@@ -322,16 +347,16 @@ def revoke_device(device_id: str):
 @page("admin", "lead")
 def create_code():
     try:
+        units = request.form.getlist("org_units")
+        if not units:
+            raise Invalid.field("org_units", "Choose at least one org unit.")
         code, expires_at = devices.create_code(
-            db.session(),
-            g.web_user,
-            request.form.get("volunteer", ""),
-            request.form.getlist("org_units"),
+            db.session(), g.web_user, request.form.get("volunteer", ""), units
         )
         db.session().commit()
     except DomainError as exc:
         db.session().rollback()
-        flash(exc.detail, "error")
+        _flash_error(exc)
         return redirect(url_for("web.device_list"))
     # Shown once, in this response only: the code is a credential.
     return _devices_page({"code": code, "expires_at": expires_at})

@@ -9,9 +9,9 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from live_kit import wait_for
 from sqlalchemy import func, select
 from wardsync_client import DeviceStore
 
@@ -41,6 +41,11 @@ def _code(session, volunteer: str = "vol-w1", unit: str = "W1") -> str:
     session.commit()
     session.close()
     return code
+
+
+def _stored_count(engine) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(Submission))
 
 
 def _stored_ids(engine) -> set[str]:
@@ -148,14 +153,26 @@ def test_a_sync_killed_at_any_moment_loses_and_repeats_nothing(
     cut_short = 0  # kills that landed mid-push: some batches in, some still queued
     queued = FORMS
     for _ in range(40):
+        stored = _stored_count(engine)
         process = subprocess.Popen(
             [CLIENT, "--state-dir", str(phone), "sync", "--batch-size", "5"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rnd.uniform(0.3, 0.7))
+        # Killed once the server has settled a few more batches: after a commit, at any
+        # point of the client's handling of the answer or of its next batch.
+        more = rnd.randrange(5, 60)
+
+        def settled(process=process, target=min(FORMS, stored + more)) -> bool:
+            return _stored_count(engine) >= target or process.poll() is not None
+
+        wait_for(
+            settled,
+            timeout=120,
+            what="the server to store more of the phone's forms",
+        )
         process.send_signal(signal.SIGKILL)
-        process.wait()
+        process.wait(timeout=30)
         store = DeviceStore(phone / "device.sqlite3")
         left = store.queued_count()
         store.close()

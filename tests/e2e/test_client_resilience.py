@@ -1,16 +1,15 @@
 """The client library where the network and the clock misbehave: downloads cut short, a crash
-between an export file and its cursor, expired access tokens, a server asking to wait."""
+between an export file and its cursor, expired access tokens. (A server asking to wait, and
+every other retry path, is in test_client_faults.py, against the real server.)"""
 
 from __future__ import annotations
 
 import csv
 import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from live_kit import ServerProcess
+import requests
+from live_kit import ServerProcess, wait_for
 from sqlalchemy import select
 from wardsync_client import (
     AuthError,
@@ -52,6 +51,19 @@ def _record_helps(store: DeviceStore, n: int, note: str = "") -> list[str]:
         )
         for i in range(n)
     ]
+
+
+def _expired(server: ServerProcess, access_token: str) -> None:
+    """Wait until the server itself refuses the access token (its one-second life is over)."""
+    headers = {"Authorization": f"Bearer {access_token}"}
+    wait_for(
+        lambda: (
+            requests.get(f"{server.base}/api/v1/sync/pull", headers=headers, timeout=30).status_code
+            == 401
+        ),
+        timeout=30,
+        what="the access token to expire",
+    )
 
 
 def _exported_ids(directory) -> list[str]:
@@ -147,7 +159,7 @@ def test_an_expired_access_token_is_refreshed_and_the_new_pair_kept(
         store = _phone(session, tmp_path, server.base)
         spent = store.get("refresh_token")
         _record_helps(store, 2)
-        time.sleep(2)  # the access token has expired
+        _expired(server, store.get("access_token"))
         report = sync_device(store, connect(store))
         assert report.sent["applied"] == 2
         assert store.get("refresh_token") != spent  # rotated, and saved at once
@@ -155,49 +167,10 @@ def test_an_expired_access_token_is_refreshed_and_the_new_pair_kept(
         # A stale copy of the phone (say, restored from a backup) presents the spent refresh
         # token: the server revokes the family, and the client says so instead of retrying.
         store.set(refresh_token=spent)
-        time.sleep(2)
+        _expired(server, store.get("access_token"))
         _record_helps(store, 1)
         with pytest.raises(AuthError):
             sync_device(store, connect(store))
         assert store.queued_count() == 1  # still kept for after the new enrolment
     finally:
         server.stop()
-
-
-class _Busy(BaseHTTPRequestHandler):
-    """A server that is overloaded twice, asking to wait a second each time, then answers."""
-
-    calls: list[float] = []
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        _Busy.calls.append(time.monotonic())
-        if len(_Busy.calls) <= 2:
-            self.send_response(503)
-            self.send_header("Retry-After", "1")
-            self.send_header("Content-Type", "application/problem+json")
-            body = b'{"title": "Service Unavailable", "status": 503}'
-        else:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            body = b'{"changes": [], "next_cursor": "c", "has_more": false, "reset": false}'
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-def test_retry_after_is_honoured():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Busy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        connection = Connection(
-            f"http://127.0.0.1:{server.server_port}", Tokens("t"), base_delay=0.01
-        )
-        assert connection.pull()["next_cursor"] == "c"
-    finally:
-        server.shutdown()
-    first, second, third = _Busy.calls
-    # The backoff alone would wait about 0.01 s; the server asked for a second each time.
-    assert second - first >= 1.0 and third - second >= 1.0

@@ -16,13 +16,14 @@ import subprocess
 import threading
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 import requests
-from live_kit import WARDSYNC
+from live_kit import WARDSYNC, wait_for
+from model import Model, epoch_ms
 from sqlalchemy import func, select
 from wardsync_client import (
     Connection,
@@ -41,7 +42,8 @@ from sync.models import Submission, User
 DEVICES = 30
 WARDS = ("W1", "W2", "W3")
 LADDER = ("visited", "no_smartphone", "installed", "activated")
-GIFT_VALUE = 300_000
+GIFT_VALUES = (150_000, 300_000, 450_000, 1_250_000)
+PARENTS = {"P": None, "C1": "P", "C2": "P", "W1": "C1", "W2": "C1", "W3": "C2"}
 VN = timezone(timedelta(hours=7))
 HQ_PASSWORD = "headquarters reads the totals"
 RETRYING = {"attempts": 8, "base_delay": 0.05, "max_delay": 0.5, "timeout": 30}
@@ -49,63 +51,34 @@ RETRYING = {"attempts": 8, "base_delay": 0.05, "max_delay": 0.5, "timeout": 30}
 
 @dataclass
 class Ledger:
-    """What the volunteers recorded, kept by the test to count independently of the server."""
+    """What the volunteers recorded, kept by the test: each valid form's body as the phone
+    sent it, to be counted by the independent model of the contract (tests/model.py)."""
 
-    forms: dict[str, tuple[str, str, dict]] = field(default_factory=dict)  # id -> form, ward, data
+    forms: dict[str, tuple[str, dict]] = field(default_factory=dict)  # id -> device, body
     invalid: set[str] = field(default_factory=set)
 
     def valid_ids(self) -> set[str]:
         return set(self.forms) - self.invalid
 
-    def expected(self, wards: tuple[str, ...]) -> dict[str, float]:
-        valid = [self.forms[sid] for sid in self.valid_ids() if self.forms[sid][1] in wards]
-        voided = {data["target"] for form, _, data in valid if form == "void"}
-        rung: dict[str, int] = {}
-        refused: set[str] = set()
-        helps, hours, helped, gifts = 0, 0, set(), Counter()
-        for sid in self.valid_ids():
-            form, ward, data = self.forms[sid]
-            if ward not in wards:
-                continue
-            if form == "activation":
-                citizen = data["citizen_id"]
-                rung.setdefault(citizen, -1)
-                if data["status"] == "refused":
-                    refused.add(citizen)
-                else:
-                    rung[citizen] = max(rung[citizen], LADDER.index(data["status"]))
-            elif form == "household_help" and sid not in voided:
-                helps += 1
-                hours += data["volunteers"] * data["hours"]
-                helped.add(data["household_id"])
-            elif form == "gift":
-                gifts[(data["household_id"], data["gift_kind"], data["round"])] += 1
-        at_least = Counter()
-        for value in rung.values():
-            for r in range(value + 1):
-                at_least[LADDER[r]] += 1
-        return {
-            "citizens_reached": len(rung),
-            "no_smartphone": sum(1 for v in rung.values() if v == 1),
-            "accounts_installed": at_least["installed"],
-            "accounts_activated": at_least["activated"],
-            "refused": len(refused),
-            "ineligible": 0,
-            "help_events": helps,
-            "households_helped": len(helped),
-            "volunteer_hours": hours,
-            "gifts_delivered": len(gifts),
-            "gift_value_vnd": len(gifts) * GIFT_VALUE,
-            "suspected_doubles": sum(gifts.values()) - len(gifts),
-            # the only conflicts here: a citizen both activated and refused
-            "open_conflicts": sum(1 for c in refused if rung.get(c) == LADDER.index("activated")),
-        }
+    def model(self) -> Model:
+        model = Model(PARENTS)
+        now = epoch_ms(datetime.now(UTC))  # no clock here runs ahead: nothing is clamped
+        for sid in sorted(self.valid_ids()):
+            device, body = self.forms[sid]
+            model.push(device, [body], now)
+        return model
+
+
+def _body(path: Path, sid: str) -> dict:
+    """The form exactly as the phone will send it (its clock stamp included)."""
+    with sqlite3.connect(path) as db:
+        return json.loads(db.execute("SELECT body FROM outbox WHERE id = ?", (sid,)).fetchone()[0])
 
 
 class Phone:
     def __init__(self, path: Path, ward: str, index: int):
         self.path, self.ward, self.index = path, ward, index
-        self.helps: list[str] = []
+        self.events: list[str] = []  # help events and gifts a later void may take back
 
     def record_day(self, ledger: Ledger, rnd: random.Random, count: int, day: int) -> None:
         ward_no = WARDS.index(self.ward) + 1
@@ -119,7 +92,7 @@ class Phone:
                 citizen = f"{ward_no}{rnd.randrange(40):011d}"
                 status = rnd.choice(LADDER + LADDER[2:] + ("refused",) * (roll < 0.06))
                 form, data = "activation", {"citizen_id": citizen, "status": status}
-            elif roll < 0.75 or (roll > 0.9 and not self.helps):
+            elif roll < 0.75 or (roll > 0.9 and not self.events):
                 form, data = (
                     "household_help",
                     {
@@ -136,22 +109,24 @@ class Phone:
                     "gift",
                     {
                         "household_id": household,
-                        "gift_kind": "rice",
+                        "gift_kind": rnd.choice(("rice", "rice", "blanket")),
                         "round": "2023-tet",
-                        "value_vnd": GIFT_VALUE,
+                        "count": rnd.randrange(1, 4),
+                        "value_vnd": rnd.choice(GIFT_VALUES),
                     },
                 )
             else:
-                form, data = "void", {"target": self.helps.pop(0), "reason": "entered twice"}
+                target = self.events.pop(rnd.randrange(len(self.events)))
+                form, data = "void", {"target": target, "reason": "entered twice"}
             sid = store.record(form, "camp", self.ward, data, recorded_at=at)
-            if form == "household_help":
-                self.helps.append(sid)
-            ledger.forms[sid] = (form, self.ward, data)
+            if form in ("household_help", "gift"):
+                self.events.append(sid)
+            ledger.forms[sid] = (store.device_id, _body(self.path, sid))
         if day == 0:  # a mistyped citizen id: the server must reject it, the phone keep it
             bad = store.record(
                 "activation", "camp", self.ward, {"citizen_id": "12", "status": "visited"}
             )
-            ledger.forms[bad] = ("activation", self.ward, {"citizen_id": "12"})
+            ledger.forms[bad] = (store.device_id, _body(self.path, bad))
             ledger.invalid.add(bad)
         store.close()
 
@@ -163,10 +138,9 @@ class Phone:
                 try:
                     sync_device(store, connect(store, **RETRYING))
                     return
-                except Unreachable:
+                except Unreachable:  # the connection's own backoff spaced the tries
                     if time.monotonic() > deadline:
                         raise
-                    time.sleep(0.2)
         finally:
             store.close()
 
@@ -188,6 +162,13 @@ def _sync_all(phones: list[Phone]) -> tuple[list[BaseException], list[threading.
     return errors, threads
 
 
+def _join(threads: list[threading.Thread], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    assert not [t for t in threads if t.is_alive()], "a sync thread hung"
+
+
 def _stored(engine) -> int:
     with engine.connect() as conn:
         return conn.scalar(select(func.count()).select_from(Submission))
@@ -201,6 +182,7 @@ def _queued(phones: list[Phone]) -> int:
     return total
 
 
+@pytest.mark.timeout(1200)
 def test_field_day(world, session, engine, live_server, proxy, server_env, tmp_path):
     rnd = random.Random(20230729)
     admin = session.scalar(select(User).where(User.username == "admin"))
@@ -255,15 +237,13 @@ def test_field_day(world, session, engine, live_server, proxy, server_env, tmp_p
     # committed; once some forms are in, the server is killed and restarted.
     proxy.lose_responses = 0.25
     errors, threads = _sync_all(phones)
-    deadline = time.monotonic() + 60
-    while _stored(engine) < 100 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: _stored(engine) >= 100, timeout=120, what="100 forms stored")
     live_server.kill()
     queued_at_kill = _queued(phones)
-    time.sleep(1.0)
+    refused = proxy.refused
+    wait_for(lambda: proxy.refused > refused, what="a phone finding the server down")
     live_server.start()
-    for thread in threads:
-        thread.join()
+    _join(threads)
     assert not errors, errors
     assert queued_at_kill > 0, "the kill came after the sync had finished"
     assert proxy.lost > 0
@@ -278,11 +258,10 @@ def test_field_day(world, session, engine, live_server, proxy, server_env, tmp_p
     for phone in phones:
         phone.record_day(ledger, rnd, 10, day=1)
     errors, threads = _sync_all(phones)
-    for thread in threads:
-        thread.join()
+    _join(threads)
     assert not errors, errors
     stop_exports.set()
-    export_thread.join()
+    _join([export_thread])
     assert not export_errors, export_errors
     exporter.run(exports_dir)
 
@@ -307,16 +286,28 @@ def test_field_day(world, session, engine, live_server, proxy, server_env, tmp_p
         timeout=30,
     )
     hq = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    for unit, wards in [("P", WARDS), *((w, (w,)) for w in WARDS)]:
+    model = ledger.model()
+    for unit in PARENTS:
         answer = requests.get(
             f"{live_server.base}/api/v1/progress",
-            params={"campaign": "camp", "org_unit": unit},
+            params={"campaign": "camp", "org_unit": unit, "daily": "1"},
             headers=hq,
             timeout=30,
         )
         assert answer.status_code == 200, answer.text
-        totals = {name: entry["value"] for name, entry in answer.json()["totals"].items()}
-        assert totals == ledger.expected(wards), unit
+        body = answer.json()
+        totals = {name: entry["value"] for name, entry in body["totals"].items()}
+        expected = {name: entry["value"] for name, entry in model.totals(unit).items()}
+        assert totals == {k: float(v) if k == "volunteer_hours" else v for k, v in expected.items()}
+        daily = {
+            (row["date"], metric): row[metric]
+            for row in body["daily"]
+            for metric in row
+            if metric not in ("date", "open_conflicts") and row[metric]
+        }
+        assert daily == {k: float(v) if k[1] == "volunteer_hours" else v
+                         for k, v in model.daily(unit).items()}, unit  # fmt: skip
+    assert model.suspected() and any(f[1]["form"] == "void" for f in ledger.forms.values())
 
     # The operator's recount agrees with every counter.
     verify = subprocess.run(

@@ -214,12 +214,20 @@ def test_scope_of_the_queue(client, world, phone):
             "/api/v1/conflicts", query_string={"campaign": "camp"}, headers=world.headers(who)
         )
         assert response.status_code == status
-    record_outsider = client.post(
-        "/api/v1/records/1/correct",
-        json={"values": {"status": "visited"}, "reason": "x"},
-        headers=world.headers("lead-w3"),
-    )
+    # A record that exists, in W1: out of lead-w3's scope it is not found and stays as it is;
+    # W1's own lead may correct it.
+    [result] = phone.push(
+        [_sub("activation", "2023-07-29T09:00:00+07:00", {"citizen_id": "079100000077",
+                                                           "status": "activated"})]  # fmt: skip
+    ).get_json()["results"]
+    correct = f"/api/v1/records/{result['record_id']}/correct"
+    body = {"values": {"status": "visited"}, "reason": "x"}
+    record_outsider = client.post(correct, json=body, headers=world.headers("lead-w3"))
     assert record_outsider.status_code == 404
+    assert _totals(client, world)["accounts_activated"] == 1
+    own = client.post(correct, json=body, headers=world.headers("lead-w1"))
+    assert own.status_code == 200 and own.get_json()["status"] == "visited"
+    assert _totals(client, world)["accounts_activated"] == 0
 
 
 def test_bad_resolutions(client, world, phone):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from conftest import enroll_phone
+from phone_kit import enroll_phone
 from push_kit import (
     activation,
     count,

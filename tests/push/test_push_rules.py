@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import enroll_phone
+from phone_kit import enroll_phone
 from push_kit import (
     DAY,
     activation,

@@ -8,7 +8,8 @@ import threading
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from live_kit import wait_for
+from sqlalchemy import func, select, text
 
 from sync import feed, orgunits
 from sync.db import make_session_factory
@@ -85,6 +86,17 @@ def test_parallel_batches_on_the_same_records(postgres_only, engine, field_setup
         )
         assert activated == len(citizens)
         assert verify(session) == []
+
+
+def _blocked(engine) -> int:
+    """Backends of this database waiting on a lock (pg_blocking_pids names their blockers)."""
+    with engine.connect() as conn:
+        return conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND cardinality(pg_blocking_pids(pid)) > 0"
+            )
+        )
 
 
 def test_cursor_never_skips_a_change_committed_out_of_start_order(
@@ -234,7 +246,8 @@ def test_a_held_ward_holds_back_only_its_own_records(
 
     same = [_activation(held_citizen, "activated", 5, "later"), _help(household, 5)]
     thread, done, errors = _in_thread(lambda: push_and_commit(dev_b, same))
-    assert not done.wait(timeout=1.5)  # the held citizen's record is locked
+    wait_for(lambda: _blocked(engine), timeout=30, what="the push to wait on the held lock")
+    assert not done.is_set()  # the held citizen's record is locked
     third.commit()
     third.close()
     assert done.wait(timeout=20)
