@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from bench.common import fresh_database, percentile, seed
 from bench.ingest import make_batches
+from server.auth import refresh
 from sync import devices
 from sync.db import make_engine, make_session_factory
 from sync.ingest import DeviceContext, push
@@ -39,11 +40,9 @@ def main() -> None:
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     with sessions() as session:
-        enrollment = devices.peek_code(session, codes[0])
-        from server.auth import refresh
-
+        enrollment = devices.lock_code(session, codes[0])
         rotation = refresh.start_family(session, enrollment.volunteer_id, 3600)
-        device = devices.enroll(session, codes[0], "profile", rotation.family_id)
+        device = devices.enroll(session, enrollment, "profile", rotation.family_id)
         session.commit()
         user = session.get(User, device.user_id)
         context = DeviceContext(device.id, user.id, Scope.of_units(device.org_units))

@@ -22,16 +22,21 @@ def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+_SEQUENCES: dict[str, str] = {}
+
+
 def new_ids(session: Session, table: Table, count: int) -> list[int]:
-    """``count`` fresh values of ``table``'s serial key (PostgreSQL), in one query."""
-    key = table.autoincrement_column
+    """``count`` fresh values of ``table``'s serial key (PostgreSQL), in one query. The
+    sequence's name is looked up once (asking for it on every row cost more than the ids)."""
+    if table.name not in _SEQUENCES:
+        _SEQUENCES[table.name] = session.execute(
+            text("SELECT pg_get_serial_sequence(:table, :column)"),
+            {"table": table.name, "column": table.autoincrement_column.name},
+        ).scalar_one()
     return list(
         session.execute(
-            text(
-                "SELECT nextval(pg_get_serial_sequence(:table, :column)) "
-                "FROM generate_series(1, :n)"
-            ),
-            {"table": table.name, "column": key.name, "n": count},
+            text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)"),
+            {"sequence": _SEQUENCES[table.name], "n": count},
         ).scalars()
     )
 

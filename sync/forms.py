@@ -20,7 +20,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
-from . import formdefs, text
+from . import fastcheck, formdefs, text
 from .fields import Address, Code, Name, Note, StrictInteger
 from .formdefs import FieldDef, FormDef
 
@@ -216,7 +216,14 @@ _schemas = {key: cls() for key, cls in FORMS.items()}
 
 
 def validate_submission(item: Any) -> dict:
-    """The submission, validated; raises ValidationError with flat ``data.field`` paths."""
+    """The submission, validated; raises ValidationError with flat ``data.field`` paths.
+
+    The fast path (``sync.fastcheck``) answers what it accepts; the rest, and every error
+    message, come from the schemas.
+    """
+    accepted = fastcheck.submission(item)
+    if accepted is not None:
+        return accepted
     if not isinstance(item, dict):
         raise ValidationError({"_schema": ["Must be an object."]})
     envelope = _envelope.load(item)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from enrol_kit import Phone, enroll_phone  # noqa: F401 - re-exported for the tests
 from hypothesis import settings
-from phone_kit import Phone, enroll_phone  # noqa: F401 - re-exported for the tests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 

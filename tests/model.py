@@ -272,7 +272,12 @@ class Model:
 
     def record(self, citizen: str) -> dict:
         top, negatives, _ = self.standing(citizen)
-        out = {"status": LADDER[top - 1] if top else None, "outcomes": sorted(negatives)}
+        # the contract's record always carries household_id, null until a report names one
+        out = {
+            "status": LADDER[top - 1] if top else None,
+            "outcomes": sorted(negatives),
+            "household_id": None,
+        }
         for name in FIELDS:
             winner = self.winners.get((citizen, name))
             if winner is not None:

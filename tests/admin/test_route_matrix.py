@@ -243,8 +243,10 @@ MATRIX: dict[tuple[str, str], Route] = {
     # -- phones ---------------------------------------------------------------------------
     ("GET", "/api/v1/forms"): Route(
         public,
-        check=lambda e, r, c, v: {f["form"] for f in r.get_json()["forms"]}
-        == {"activation", "household_help", "gift", "void"},
+        check=lambda e, r, c, v: (
+            {f["form"] for f in r.get_json()["forms"]}
+            == {"activation", "household_help", "gift", "void"}
+        ),
     ),
     ("GET", "/api/v1/devices/me"): Route(allow("device"), check=check_receipt),
     ("GET", "/app/"): Route(public, check=lambda e, r, c, v: b"<html" in r.data.lower()),

@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from enrol_kit import enroll_phone
 from hypothesis import HealthCheck, given, settings
 from model import METRICS, Model, epoch_ms
-from phone_kit import enroll_phone
 from scenarios import HOUSEHOLDS, Correct, Decide, Push, Resend, Resolve, scenarios
 from sqlalchemy import delete, text
 
@@ -30,6 +30,7 @@ from sync.models import (
     Rollup,
     Submission,
     Target,
+    TargetRollup,
 )
 
 EXAMPLES = max(200, settings().max_examples)  # the "deep" profile (tests/conftest.py): more
@@ -66,7 +67,7 @@ def _forget(engine) -> None:
     with engine.begin() as conn:
         for model in (Correction, AuditEntry, Submission, ReviewItem, ActivationRecord):
             conn.execute(delete(model))
-        for model in (Household, Counter, Rollup, Target):
+        for model in (Household, Counter, Rollup, Target, TargetRollup):
             conn.execute(delete(model))
         conn.execute(delete(FeedEntry).where(FeedEntry.entity.in_(["activation", "household"])))
         conn.execute(delete(FeedEntry).where(FeedEntry.entity == "target"))

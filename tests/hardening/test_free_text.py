@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from phone_kit import enroll_phone
+from enrol_kit import enroll_phone
 from sqlalchemy import select
 
 from sync.models import Base, Submission

@@ -217,8 +217,13 @@ def test_scope_of_the_queue(client, world, phone):
     # A record that exists, in W1: out of lead-w3's scope it is not found and stays as it is;
     # W1's own lead may correct it.
     [result] = phone.push(
-        [_sub("activation", "2023-07-29T09:00:00+07:00", {"citizen_id": "079100000077",
-                                                           "status": "activated"})]  # fmt: skip
+        [
+            _sub(
+                "activation",
+                "2023-07-29T09:00:00+07:00",
+                {"citizen_id": "079100000077", "status": "activated"},
+            )
+        ]  # fmt: skip
     ).get_json()["results"]
     correct = f"/api/v1/records/{result['record_id']}/correct"
     body = {"values": {"status": "visited"}, "reason": "x"}

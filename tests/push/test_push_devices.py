@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from phone_kit import enroll_phone
+from enrol_kit import enroll_phone
 from push_kit import (
     activation,
     count,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from phone_kit import enroll_phone
+from enrol_kit import enroll_phone
 from push_kit import (
     DAY,
     activation,

@@ -134,8 +134,7 @@ def _snapshot(session):
     # already known and out of its reach is rejected, while one that came first is kept and
     # never applies; either way it changes nothing.
     events = {
-        s.id: s.voided
-        for s in session.scalars(select(Submission).where(Submission.form != "void"))
+        s.id: s.voided for s in session.scalars(select(Submission).where(Submission.form != "void"))
     }
     households = {h.id: (h.address, h.org_unit_id) for h in session.scalars(select(Household))}
     return counters, records, reviews, events, households
