@@ -18,7 +18,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from migrations import api as migrations_api
-from sync import campaigns, devices, orgunits, users
+from sync.accounts import devices, users
+from sync.admin import campaigns, orgunits
 from sync.db import make_engine, make_session_factory, normalize_url
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,7 +28,7 @@ from sqlalchemy import text
 
 from bench.common import fresh_database, server
 from bench.progress import build_campaign, load_submissions
-from sync import api_keys
+from sync.accounts import api_keys
 from sync.db import make_engine, make_session_factory
 
 AIM_SECONDS, AIM_MB = 10, 150

@@ -23,7 +23,7 @@ from wardsync_client import Connection
 from bench.common import fresh_database, percentile, seed, server
 from sync.db import make_engine
 from sync.models import Submission
-from sync.upsert import insert_for
+from sync.store.upsert import insert_for
 
 DEVICES = 16
 BATCH = 500

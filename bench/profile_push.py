@@ -1,5 +1,5 @@
 """One worker's push path, in process, for a profiler: the same batches as ``bench.ingest``
-pushed one after another straight into ``sync.ingest.push`` (no HTTP), with the time of each.
+pushed one after another straight into ``sync.push.pipeline.push`` (no HTTP), with the time of each.
 
     .venv/bin/py-spy record --format raw -o push.txt -- .venv/bin/python -m bench.profile_push
     .venv/bin/python -m bench.profile_push --batch 1 --count 500   # the fixed cost per request
@@ -19,11 +19,12 @@ from sqlalchemy import select
 from bench.common import fresh_database, percentile, seed
 from bench.ingest import make_batches
 from server.auth import refresh
-from sync import devices
+from sync.accounts import devices
+from sync.accounts.scope import Scope
 from sync.db import make_engine, make_session_factory
-from sync.ingest import DeviceContext, push
 from sync.models import Device, User
-from sync.scope import Scope
+from sync.push.pipeline import push
+from sync.push.state import DeviceContext
 
 
 def main() -> None:

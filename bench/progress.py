@@ -29,10 +29,11 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import aliased
 
 from bench.common import ROOT, fresh_database, percentile, server
-from sync import campaigns, orgunits, users
+from sync.accounts import users
+from sync.accounts.passwords import hash_password
+from sync.admin import campaigns, orgunits
 from sync.db import make_engine, make_session_factory
 from sync.models import Device, OrgUnit, Submission, TokenFamily, User
-from sync.passwords import hash_password
 
 sys.path.insert(0, str(ROOT / "tests"))
 from model import Model  # noqa: E402 - the tests' independent model of the contract

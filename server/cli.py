@@ -11,9 +11,11 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from migrations import api as migrations_api
-from sync import api_keys, campaigns, users, verify
-from sync import demo as demo_data
+from sync.accounts import api_keys, users
+from sync.admin import campaigns
+from sync.admin import demo as demo_data
 from sync.errors import DomainError
+from sync.progress import verify
 
 from . import db
 from .app import create_app

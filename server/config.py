@@ -38,7 +38,7 @@ def load(env: dict[str, str] | None = None, instance: Path | None = None) -> dic
         "JWT_AUDIENCE": env.get("WARDSYNC_JWT_AUDIENCE", "wardsync-api"),
         "ACCESS_TOKEN_TTL": int(env.get("WARDSYNC_ACCESS_TOKEN_TTL", 900)),
         "REFRESH_TOKEN_TTL": int(env.get("WARDSYNC_REFRESH_TOKEN_TTL", 30 * 24 * 3600)),
-        # Rate limits are counted in the database unless Redis is given (sync.throttle).
+        # Rate limits are counted in the database unless Redis is given (sync.accounts.throttle).
         "REDIS_URL": env.get("WARDSYNC_REDIS_URL") or None,
         "THROTTLE_PREFIX": env.get("WARDSYNC_THROTTLE_PREFIX", "wardsync"),
         # How many proxies in front of wardsync append to X-Forwarded-For (0: none trusted).

@@ -12,7 +12,7 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from sync.errors import DomainError
-from sync.flatten import flatten
+from sync.forms.flatten import flatten
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from flask import Flask
 from flask_smorest import Api
 from marshmallow import Schema, fields
 
-from sync import fields as contract_fields
-from sync import forms
 from sync import text as text_rules
+from sync.forms import fields as contract_fields
+from sync.forms import schemas
 
 PROBLEM = "application/problem+json"
 SECURITY_SCHEME = "bearerAuth"
@@ -113,7 +113,7 @@ def ecma_pattern(pattern: str) -> str:
 
 
 def _text_pattern() -> str:
-    """What ``sync.fields.Text`` lets through: no control character of ``sync.text``'s class,
+    """What ``sync.forms.fields.Text`` lets through: no control character of ``sync.text``'s class,
     and a carriage return only as part of a CRLF line break."""
     inner = text_rules.CONTROL.pattern.removeprefix("[").removesuffix("]")
     return f"^(?:[^{inner}\\r]|\\r\\n)*$"
@@ -124,9 +124,9 @@ def _field_attributes(converter, field, ret: dict, **_) -> dict:
     out: dict[str, Any] = {}
     if isinstance(field, OneOfNested):
         out["oneOf"] = [converter.resolve_nested_schema(s) for s in field.schemas]
-    if isinstance(field, forms.UUIDString):
+    if isinstance(field, schemas.UUIDString):
         out["format"] = "uuid"
-    if isinstance(field, forms.Amount):
+    if isinstance(field, schemas.Amount):
         out.update(type="number", minimum=0, maximum=field.maximum)
     if isinstance(field, contract_fields.Text) and "pattern" not in ret:
         out["pattern"] = _text_pattern()

@@ -1,7 +1,7 @@
 """The rate limits: failed logins per username, failed enrolments per phone.
 
-Counted in storage every worker and host shares (``sync.throttle``): the database by default,
-Redis when ``WARDSYNC_REDIS_URL`` is set. Behind a proxy the phone's address comes from
+Counted in storage every worker and host shares (``sync.accounts.throttle``): the database by
+default, Redis when ``WARDSYNC_REDIS_URL`` is set. Behind a proxy the phone's address comes from
 ``X-Forwarded-For`` (``server.transport``), so the enrolment limit is per phone and not per
 load balancer.
 """
@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from flask import Flask, current_app, request
 
-from sync import throttle, users
+from sync.accounts import throttle, users
 
 from . import db
 from .errors import ApiError

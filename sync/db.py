@@ -71,3 +71,8 @@ def make_session_factory(engine: Engine, *, write: bool = True) -> sessionmaker[
     """Sessions for writing (SQLite: ``BEGIN IMMEDIATE``) or for reading only."""
     bind = engine.execution_options(**{WRITE_OPTION: True}) if write else engine
     return sessionmaker(bind=bind, expire_on_commit=False)
+
+
+def is_postgres(session: Session) -> bool:
+    """What a statement may use: PostgreSQL has transaction ids, sequences and advisory locks."""
+    return session.get_bind().dialect.name == "postgresql"

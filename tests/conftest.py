@@ -213,7 +213,8 @@ def mint_token(app, session, user) -> str:
 def world(app, session) -> World:
     from datetime import date
 
-    from sync import campaigns, orgunits, users
+    from sync.accounts import users
+    from sync.admin import campaigns, orgunits
 
     orgunits.create(session, "P", "Province", None)
     orgunits.create(session, "C1", "City One", "P")

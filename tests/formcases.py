@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from sync.formdefs import DEFINITIONS, FieldDef, FormDef
+from sync.forms.definitions import DEFINITIONS, FieldDef, FormDef
 
 # Free text a volunteer could type: no control characters, no lone surrogates; blanks at the
 # ends are stripped by the server, so a value made of them is tested among the limits instead.

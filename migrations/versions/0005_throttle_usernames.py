@@ -30,7 +30,7 @@ def upgrade() -> None:
     op.create_index("ix_throttle_hits_bucket_at", "throttle_hits", ["bucket", "at"])
     op.create_index("ix_throttle_hits_at", "throttle_hits", ["at"])
 
-    # Login resolves a username case-insensitively (sync.users.normalize_username), so the
+    # Login resolves a username case-insensitively (sync.accounts.users.normalize_username), so the
     # stored names are lower-cased; two names differing only by case cannot both stay.
     connection = op.get_bind()
     clashes = (

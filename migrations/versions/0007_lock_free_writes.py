@@ -6,9 +6,11 @@ Revises: 0006
 Create Date: 2026-12-02
 
 Rows written before this migration keep their sequence numbers with transaction id 0, which
-sorts before every real transaction id, so cursors taken before it still read (``sync.feed``).
+sorts before every real transaction id, so cursors taken before it still read
+(``sync.feed.positions``).
 On PostgreSQL the sequence numbers come from ``feed_seq`` from now on, starting after the
-feed clock's last number. Existing counter and rollup rows become shard 0 (``sync.counters``).
+feed clock's last number. Existing counter and rollup rows become shard 0
+(``sync.progress.counters``).
 """
 
 import sqlalchemy as sa

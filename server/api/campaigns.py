@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from sync import campaigns
-from sync.fields import Code, Name, StrictInteger, Text
-from sync.metrics import METRICS
+from sync.admin import campaigns
+from sync.forms.fields import Code, Name, StrictInteger, Text
+from sync.progress.metrics import METRICS
 
 from .. import db
 from ..auth.principal import current, requires

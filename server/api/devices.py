@@ -6,8 +6,8 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from sync import devices
-from sync.fields import Code, Name, Text
+from sync.accounts import devices
+from sync.forms.fields import Code, Name, Text
 
 from .. import db, throttle
 from ..auth import refresh

@@ -11,10 +11,12 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from sync import api_keys, campaigns, export_copy, exports, orgunits
+from sync.accounts import api_keys
+from sync.admin import campaigns, orgunits
 from sync.errors import Forbidden, NotFound
-from sync.fields import Code, Name
-from sync.forms import FORM_NAMES, MAX_INT32
+from sync.exports import formats, pg_copy, submissions, summaries
+from sync.forms.fields import Code, Name
+from sync.forms.schemas import FORM_NAMES, MAX_INT32
 
 from .. import db
 from ..auth.principal import current, requires
@@ -147,12 +149,12 @@ def _streamed(stream_session, campaign, scope, unit, form, after, last, fmt):
     try:
         place = (stream_session, campaign, scope, unit, form, after, last)
         if fmt == "csv" and stream_session.get_bind().dialect.name == "postgresql":
-            yield from exports.csv_lines(exports.columns(form), [])  # the header
-            yield from export_copy.copy_csv(*place)
+            yield from formats.csv_lines(submissions.columns(form), [])  # the header
+            yield from pg_copy.copy_csv(*place)
         elif fmt == "csv":
-            yield from exports.csv_lines(exports.columns(form), exports.submissions(*place))
+            yield from formats.csv_lines(submissions.columns(form), submissions.submissions(*place))
         else:
-            yield from exports.ndjson_lines(exports.submissions(*place))
+            yield from formats.ndjson_lines(submissions.submissions(*place))
     finally:
         stream_session.close()
 
@@ -170,19 +172,19 @@ def export_submissions(query):
     what comes after, so a nightly script never reads a row twice."""
     session, campaign, unit = _place(query)
     try:
-        after = exports.decode_cursor(query["after"])
-    except exports.BadCursor as exc:
+        after = submissions.decode_cursor(query["after"])
+    except submissions.BadCursor as exc:
         raise ApiError(400, str(exc), errors={"after": [str(exc)]}) from exc
-    last = max(after, exports.upto(session, campaign))  # positions compare as tuples
+    last = max(after, submissions.upto(session, campaign))  # positions compare as tuples
     scope = current().scope
-    forms = [query["form"]] if query["form"] else list(exports.DATA_COLUMNS)
+    forms = [query["form"]] if query["form"] else list(submissions.DATA_COLUMNS)
     if query["format"] == "xlsx":
         response = _xlsx(
             [
                 (
                     f,
-                    exports.columns(f),
-                    exports.submissions(session, campaign, scope, unit, f, after, last),
+                    submissions.columns(f),
+                    submissions.submissions(session, campaign, scope, unit, f, after, last),
                 )
                 for f in forms
             ]
@@ -192,7 +194,7 @@ def export_submissions(query):
             db.open_session(), campaign, scope, unit, query["form"], after, last, query["format"]
         )
         response = Response(body, mimetype=MIMETYPES[query["format"]])
-    response.headers["X-Next-Cursor"] = exports.encode_cursor(last)
+    response.headers["X-Next-Cursor"] = submissions.encode_cursor(last)
     return response
 
 
@@ -204,11 +206,11 @@ def export_submissions(query):
 def export_progress(query):
     """One row per org unit of the subtree, root included, every metric beside its target."""
     session, campaign, unit = _place(query)
-    rows = exports.progress_rows(session, campaign, unit)
-    header = exports.progress_columns()
+    rows = summaries.progress_rows(session, campaign, unit)
+    header = summaries.progress_columns()
     if query["format"] == "xlsx":
         return _xlsx([("progress", header, rows)])
-    return Response(list(exports.csv_lines(header, rows)), mimetype=MIMETYPES["csv"])
+    return Response(list(formats.csv_lines(header, rows)), mimetype=MIMETYPES["csv"])
 
 
 @blp.route("/exports/follow-ups", methods=["GET"])
@@ -219,8 +221,8 @@ def export_progress(query):
 def export_follow_ups(query):
     """The citizens with no smartphone, to visit again when a family member's phone can do."""
     session, campaign, unit = _place(query)
-    rows = list(exports.follow_ups(session, campaign, unit))  # a ward's list: small
-    return Response(exports.csv_lines(exports.FOLLOW_UP_COLUMNS, rows), mimetype=MIMETYPES["csv"])
+    rows = list(summaries.follow_ups(session, campaign, unit))  # a ward's list: small
+    return Response(formats.csv_lines(summaries.FOLLOW_UP_COLUMNS, rows), mimetype=MIMETYPES["csv"])
 
 
 @blp.route("/api-keys", methods=["POST"])

@@ -1,7 +1,7 @@
 """``/api/v1/forms``: the definitions of every form the server accepts, for the phones.
 
-The same definitions (``sync.formdefs``) generate the schemas push validates with, so a phone
-that renders and checks its forms from this answer saves exactly what the server will take.
+The same definitions (``sync.forms.definitions``) generate the schemas push validates with, so a
+phone that renders and checks its forms from this answer saves exactly what the server will take.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from flask import jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from sync import formdefs
+from sync.forms import definitions
 
 blp = Blueprint("forms", __name__, url_prefix="/api/v1", description="Form definitions")
 
@@ -30,7 +30,7 @@ class ChoiceOut(Schema):
 
 class FieldOut(Schema):
     name = fields.String(required=True)
-    type = fields.String(required=True, metadata={"enum": list(formdefs.TYPES)})
+    type = fields.String(required=True, metadata={"enum": list(definitions.TYPES)})
     required = fields.Boolean(required=True)
     default = fields.Integer(metadata={"description": "the value the server fills in if absent"})
     choices = fields.List(fields.Nested(ChoiceOut))
@@ -60,7 +60,7 @@ class FormList(Schema):
     forms = fields.List(fields.Nested(FormOut), required=True)
 
 
-_DOCUMENT = formdefs.document()
+_DOCUMENT = definitions.document()
 _BODY = json.dumps(_DOCUMENT, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 _ETAG = hashlib.sha256(_BODY.encode()).hexdigest()[:32]
 

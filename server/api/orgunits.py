@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from sync import orgunits
-from sync.fields import Code, Name
+from sync.admin import orgunits
+from sync.forms.fields import Code, Name
 
 from .. import db
 from ..auth.principal import current, requires

@@ -6,11 +6,11 @@ from flask import jsonify
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from sync import campaigns, orgunits
+from sync.admin import campaigns, orgunits
 from sync.errors import NotFound
-from sync.fields import Code
-from sync.metrics import METRICS
-from sync.progress import progress
+from sync.forms.fields import Code
+from sync.progress.metrics import METRICS
+from sync.progress.reads import progress
 
 from .. import db
 from ..auth.principal import current, requires

@@ -6,12 +6,13 @@ from flask import jsonify
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from sync import campaigns, orgunits, review
+from sync.admin import campaigns, orgunits
 from sync.errors import Invalid, NotFound
-from sync.fields import Code, Note
-from sync.forms import MAX_INT32, PHONE_OWNERS, CorrectionValues, UUIDString
-from sync.merge import NEGATIVES, RUNGS, outcomes_of, status_of, visible_fields
+from sync.forms.fields import Code, Note
+from sync.forms.schemas import MAX_INT32, PHONE_OWNERS, CorrectionValues, UUIDString
 from sync.models import OrgUnit, ReviewItem
+from sync.review import decisions, queue
+from sync.rules.activations import NEGATIVES, RUNGS, outcomes_of, status_of, visible_fields
 
 from .. import db
 from ..auth.principal import current, requires
@@ -111,7 +112,7 @@ def list_conflicts(query):
         unit = orgunits.get(session, query["org_unit"])
         if unit is None or not current().scope.covers(unit):
             raise NotFound(f"No org unit '{query['org_unit']}' in your scope.")
-    items = review.list_items(session, campaign, current().scope, unit, query["status"])
+    items = queue.list_items(session, campaign, current().scope, unit, query["status"])
     return jsonify(items=items)
 
 
@@ -126,7 +127,7 @@ def resolve(body, item_id):
     """Settle a review item: values for a conflict, confirm true/false for a suspected double.
     The counters change by the decision in the same transaction."""
     session = db.session()
-    item = review.resolve(
+    item = decisions.resolve(
         session,
         current().user,
         item_id,
@@ -149,7 +150,7 @@ def correct(body, record_id):
     if not body["values"]:
         raise Invalid.field("values", "Give at least one value.")
     session = db.session()
-    record = review.correct_record(
+    record = decisions.correct_record(
         session, current().user, record_id, body["values"], body["reason"]
     )
     session.commit()
@@ -163,4 +164,4 @@ def correct(body, record_id):
 
 
 def _describe(session, item: ReviewItem) -> dict:
-    return review.describe(item, session.get(OrgUnit, item.org_unit_id).code)
+    return queue.describe(item, session.get(OrgUnit, item.org_unit_id).code)

@@ -8,8 +8,9 @@ from flask import current_app, jsonify, request
 from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from sync import feed, ingest
-from sync.pull import pull as pull_changes
+from sync.feed import positions
+from sync.feed.pull import pull as pull_changes
+from sync.push import pipeline, state
 
 from .. import db, gate, localise
 from ..auth.principal import current, requires
@@ -37,8 +38,8 @@ def _batch() -> list:
     if unknown:
         raise ApiError(422, "Unknown fields.", errors={k: ["Unknown field."] for k in unknown})
     submissions = body["submissions"]
-    if len(submissions) > ingest.MAX_BATCH:
-        raise ApiError(413, f"At most {ingest.MAX_BATCH} submissions per request.")
+    if len(submissions) > state.MAX_BATCH:
+        raise ApiError(413, f"At most {state.MAX_BATCH} submissions per request.")
     return submissions
 
 
@@ -49,7 +50,7 @@ def _batch() -> list:
 @blp.response(200, PushOut)
 @problems(
     429,
-    _413=f"More than {ingest.MAX_BATCH} submissions, or a body over 5 MiB: nothing was stored.",
+    _413=f"More than {state.MAX_BATCH} submissions, or a body over 5 MiB: nothing was stored.",
     _422='The body is not {"submissions": [...]}. An invalid submission is not a 422: it is '
     "answered rejected, with its errors, in the 200.",
 )
@@ -62,11 +63,11 @@ def push():
     """
     submissions = _batch()
     principal = current()
-    device = ingest.DeviceContext(principal.device_id, principal.user_id, principal.scope)
+    device = state.DeviceContext(principal.device_id, principal.user_id, principal.scope)
     session = db.session()
     for attempt in range(RETRIES):
         try:
-            outcome = ingest.push(
+            outcome = pipeline.push(
                 session, device, submissions, citizen_key=current_app.config["CITIZEN_ID_KEY"]
             )
             session.commit()
@@ -99,6 +100,6 @@ def pull(query):
     latest version, so a phone that was offline for a week catches up in a few pages."""
     try:
         page = pull_changes(db.session(), current().scope, query["cursor"], query["limit"])
-    except feed.BadCursor as exc:
+    except positions.BadCursor as exc:
         raise ApiError(400, str(exc), errors={"cursor": [str(exc)]}) from exc
     return jsonify(page)

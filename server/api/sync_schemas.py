@@ -1,17 +1,18 @@
 """The shapes of push and pull, for the OpenAPI document.
 
-A push is validated item by item in ``sync.ingest`` (an invalid item is answered ``rejected``
+A push is validated item by item in ``sync.push.pipeline`` (an invalid item is answered ``rejected``
 inside a 200, never a 422), so nothing here validates a request: these schemas document it.
-Each form's submission is built from ``sync.forms``, the schemas the server validates with, so
-the document cannot drift from the rules.
+Each form's submission is built from ``sync.forms.schemas``, the schemas the server validates with,
+so the document cannot drift from the rules.
 """
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from sync import forms, ingest
-from sync.fields import StrictInteger
+from sync.forms import schemas
+from sync.forms.fields import StrictInteger
+from sync.push import state
 
 from ..openapi import OneOfNested
 
@@ -21,11 +22,11 @@ ENTITIES = ("org_unit", "campaign", "target", "household", "activation")
 
 
 def _submission(form: str, version: int, data: type[Schema]) -> type[Schema]:
-    """The envelope of ``sync.forms`` with this form's name, version and data."""
+    """The envelope of ``sync.forms.schemas`` with this form's name, version and data."""
     name = "".join(part.title() for part in form.split("_")) + f"V{version}Submission"
     return type(
         name,
-        (forms.Envelope,),
+        (schemas.Envelope,),
         {
             "form": fields.String(required=True, validate=validate.OneOf([form])),
             "form_version": StrictInteger(required=True, validate=validate.OneOf([version])),
@@ -35,7 +36,7 @@ def _submission(form: str, version: int, data: type[Schema]) -> type[Schema]:
     )
 
 
-SUBMISSIONS = [_submission(form, version, data) for (form, version), data in forms.FORMS.items()]
+SUBMISSIONS = [_submission(form, version, data) for (form, version), data in schemas.FORMS.items()]
 
 
 class PushIn(Schema):
@@ -45,8 +46,8 @@ class PushIn(Schema):
     submissions = fields.List(
         OneOfNested(SUBMISSIONS),
         required=True,
-        validate=validate.Length(max=ingest.MAX_BATCH),
-        metadata={"description": f"At most {ingest.MAX_BATCH} (more: 413)."},
+        validate=validate.Length(max=state.MAX_BATCH),
+        metadata={"description": f"At most {state.MAX_BATCH} (more: 413)."},
     )
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from sync import users
-from sync.fields import Code, Text
+from sync.accounts import users
+from sync.accounts.passwords import MIN_LENGTH
+from sync.accounts.users import USERNAME_PATTERN
+from sync.forms.fields import Code, Text
 from sync.models import ROLES
-from sync.passwords import MIN_LENGTH
-from sync.users import USERNAME_PATTERN
 
 from .. import db
 from ..auth.principal import current, requires
@@ -29,7 +29,7 @@ class UserIn(Schema):
     password = fields.String(
         load_default=None,
         validate=validate.Length(min=1, max=200),
-        metadata={"minLength": MIN_LENGTH},  # checked by sync.users, for the CLI too
+        metadata={"minLength": MIN_LENGTH},  # checked by sync.accounts.users, for the CLI too
     )
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     org_units = fields.List(Code(), load_default=list, validate=validate.Length(max=100))

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from flask import current_app, g, request
 
-from sync import api_keys, users
+from sync.accounts import api_keys, users
+from sync.accounts.scope import GLOBAL_ROLES, Scope
 from sync.models import User
-from sync.scope import GLOBAL_ROLES, Scope
 
 from .. import db
 from ..errors import ApiError

@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
+from sync.accounts.users import revoke_family
 from sync.models import RefreshToken, TokenFamily, utcnow
-from sync.users import revoke_family
 
 
 class RefreshRejected(Exception):

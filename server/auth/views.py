@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from sync.fields import Text
+from sync.forms.fields import Text
 from sync.models import Device
 
 from .. import db, throttle

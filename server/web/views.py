@@ -22,15 +22,17 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from sync import campaigns, devices, orgunits, review, users
+from sync.accounts import devices, users
+from sync.accounts.scope import Scope
+from sync.admin import campaigns, orgunits
 from sync.errors import DomainError, Invalid
-from sync.flatten import flatten
-from sync.forms import STATUSES, CorrectionValues
-from sync.merge import status_of, visible_fields
-from sync.metrics import METRICS
+from sync.forms.flatten import flatten
+from sync.forms.schemas import STATUSES, CorrectionValues
 from sync.models import ActivationRecord, Campaign, OrgUnit, TokenFamily, User
-from sync.progress import progress
-from sync.scope import Scope
+from sync.progress.metrics import METRICS
+from sync.progress.reads import progress
+from sync.review import decisions, queue
+from sync.rules.activations import status_of, visible_fields
 
 from .. import db, throttle
 from ..auth import refresh
@@ -207,8 +209,8 @@ def overview():
 @page("admin", "lead")
 def review_queue():
     campaign = _campaign()
-    items = review.list_items(db.session(), campaign, g.web_scope, None, "open")
-    return render_template("review.html", campaign=campaign, items=items, statuses=STATUSES)
+    items = queue.list_items(db.session(), campaign, g.web_scope, None, "open")
+    return render_template("decisions.html", campaign=campaign, items=items, statuses=STATUSES)
 
 
 @bp.post("/review/<int:item_id>")
@@ -220,9 +222,9 @@ def resolve(item_id: int):
         if "confirm" in form:
             if form["confirm"] not in ("yes", "no"):
                 raise Invalid.field("confirm", "Must be yes or no.")
-            review.resolve(db.session(), g.web_user, item_id, confirm=form["confirm"] == "yes")
+            decisions.resolve(db.session(), g.web_user, item_id, confirm=form["confirm"] == "yes")
         else:
-            review.resolve(
+            decisions.resolve(
                 db.session(),
                 g.web_user,
                 item_id,

@@ -53,8 +53,8 @@ class Submission(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    # Its position in the feed's order (``sync.feed``): the writing transaction's id, then a
-    # sequence number. Exports page by it.
+    # Its position in the feed's order (``sync.feed.positions``): the writing transaction's id,
+    # then a sequence number. Exports page by it.
     xid: Mapped[int] = mapped_column(BigInteger, default=0)
     seq: Mapped[int] = mapped_column(BigInteger)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
@@ -92,8 +92,8 @@ class ActivationRecord(Base):
     citizen_masked: Mapped[str] = mapped_column(String(12))
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
-    # The merged state (sync.merge.ActivationState as JSON): the ladder, negative outcomes,
-    # per-field last-writer-wins values with their clocks.
+    # The merged state (sync.rules.activations.ActivationState as JSON): the ladder, negative
+    # outcomes, per-field last-writer-wins values with their clocks.
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -139,8 +139,8 @@ class Counter(Base):
     """Progress per (campaign, org unit, metric, day), changed only by deltas.
 
     A key's value is the sum over its ``shard`` rows: each writing transaction adds into a
-    shard no other running transaction holds (``sync.counters``), so writers never queue on a
-    busy ward's or city's row.
+    shard no other running transaction holds (``sync.progress.counters``), so writers never queue
+    on a busy ward's or city's row.
     """
 
     __tablename__ = "counters"
@@ -161,7 +161,7 @@ class FeedEntry(Base):
 
     entity: Mapped[str] = mapped_column(String(16), primary_key=True)
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
-    xid: Mapped[int] = mapped_column(BigInteger, default=0)  # see sync.feed: the position
+    xid: Mapped[int] = mapped_column(BigInteger, default=0)  # see sync.feed.positions: the position
     seq: Mapped[int] = mapped_column(BigInteger)
     # Where it lives, for scoping a pull; NULL: everyone sees it (campaigns).
     path: Mapped[str | None] = mapped_column(String(1000))
@@ -172,7 +172,7 @@ class FeedClock(Base):
     """A single row: the feed's epoch, and on SQLite (one writer at a time) the sequence.
 
     PostgreSQL takes sequence numbers from the ``feed_seq`` sequence instead, so that no
-    writer waits on this row (``sync.feed``).
+    writer waits on this row (``sync.feed.positions``).
     """
 
     __tablename__ = "feed_clock"

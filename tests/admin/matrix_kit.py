@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enrol_kit import Phone, enroll_phone
 from sqlalchemy import select, text
 
-from sync import api_keys, users
+from sync.accounts import api_keys, users
 from sync.models import Base, User
 
 WARDS = ("W1", "W2", "W3")
@@ -203,7 +203,7 @@ def build(app, client, world, session, engine, wards=WARDS) -> Estate:
 
 def set_passwords(estate: Estate, password: str) -> None:
     """Give every user of the world one password (one argon2 hash, for speed)."""
-    from sync.passwords import hash_password
+    from sync.accounts.passwords import hash_password
 
     with estate.engine.begin() as conn:
         conn.execute(text("UPDATE users SET password_hash = :h"), {"h": hash_password(password)})

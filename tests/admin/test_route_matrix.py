@@ -38,7 +38,7 @@ from matrix_routes import (
     public,
 )
 
-from sync import devices
+from sync.accounts import devices
 
 PASSWORD = "matrix password 123"
 READERS = ("admin", "hq", "lead", "key")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync import users
+from sync.accounts import users
 
 PASSWORD = "correct horse battery"
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from sync import users
+from sync.accounts import users
 from sync.models import Device, EnrollmentCode, RefreshToken, TokenFamily
 
 PASSWORD = "correct horse battery"

@@ -23,7 +23,8 @@ from live_kit import ServerProcess
 from relay import Relay
 from sqlalchemy import select
 
-from sync import campaigns, orgunits, users
+from sync.accounts import users
+from sync.admin import campaigns, orgunits
 from sync.db import make_engine, make_session_factory
 from sync.models import OrgUnit, Submission
 

@@ -13,7 +13,7 @@ import pytest
 from live_kit import ServerProcess
 
 from server.web.qr import qr_svg
-from sync import users
+from sync.accounts import users
 
 PASSWORD = "lead password for the browser"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from marshmallow import ValidationError
 from phone_kit import launch_browser
 
-from sync import formdefs
-from sync.forms import validate_submission
+from sync.forms import definitions
+from sync.forms.schemas import validate_submission
 
 FORMS_JS = Path(__file__).resolve().parents[2] / "clients" / "phone" / "forms.js"
-DEFINITIONS = {d["form"]: d for d in formdefs.document()["forms"]}
+DEFINITIONS = {d["form"]: d for d in definitions.document()["forms"]}
 
 
 @pytest.fixture(scope="module")
@@ -89,10 +89,10 @@ def agree(app_validate, form: str, data: dict) -> None:
 
 @pytest.mark.parametrize(("form", "name", "limit", "value"), limit_cases() + boundary_cases())
 def test_the_app_and_the_server_agree_at_every_limit(app_validate, form, name, limit, value):
-    agree(app_validate, form, with_value(formdefs.BY_KEY[(form, 1)], name, value))
+    agree(app_validate, form, with_value(definitions.BY_KEY[(form, 1)], name, value))
 
 
-@pytest.mark.parametrize("definition", formdefs.DEFINITIONS, ids=lambda d: d.form)
+@pytest.mark.parametrize("definition", definitions.DEFINITIONS, ids=lambda d: d.form)
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_the_app_accepts_what_the_definitions_call_valid(app_validate, definition, data):
@@ -134,7 +134,7 @@ def _without_c1(value):
     return value
 
 
-@pytest.mark.parametrize("definition", formdefs.DEFINITIONS, ids=lambda d: d.form)
+@pytest.mark.parametrize("definition", definitions.DEFINITIONS, ids=lambda d: d.form)
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_the_app_and_the_server_agree_on_arbitrary_values(app_validate, definition, data):

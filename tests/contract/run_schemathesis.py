@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from live_kit import ServerProcess  # noqa: E402
 
 from migrations import api as migrations_api  # noqa: E402
-from sync import demo, devices  # noqa: E402
+from sync.accounts import devices
+from sync.admin import demo
 from sync.db import make_engine, make_session_factory  # noqa: E402
 from sync.models import User  # noqa: E402
 

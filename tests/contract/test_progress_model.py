@@ -18,7 +18,7 @@ from model import METRICS, Model, epoch_ms
 from scenarios import HOUSEHOLDS, Correct, Decide, Push, Resend, Resolve, scenarios
 from sqlalchemy import delete, text
 
-from sync import users
+from sync.accounts import users
 from sync.models import (
     ActivationRecord,
     AuditEntry,

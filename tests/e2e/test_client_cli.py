@@ -15,7 +15,7 @@ from live_kit import wait_for
 from sqlalchemy import func, select
 from wardsync_client import DeviceStore
 
-from sync import api_keys, devices
+from sync.accounts import api_keys, devices
 from sync.models import ApiKey, Submission, User
 
 CLIENT = str(Path(sys.executable).with_name("wardsync-client"))

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from wardsync_client import DeviceStore, Unreachable, connect, enroll, sync_device
 from wardsync_client import sync as client_sync
 
-from sync import devices
+from sync.accounts import devices
 from sync.models import Submission, User
 
 PUSH, PULL = "/api/v1/sync/push", "/api/v1/sync/pull"

@@ -23,7 +23,7 @@ from wardsync_client import (
     sync_device,
 )
 
-from sync import api_keys, devices
+from sync.accounts import api_keys, devices
 from sync.models import User
 
 

@@ -36,7 +36,7 @@ from wardsync_client import (
     sync_device,
 )
 
-from sync import api_keys, devices, users
+from sync.accounts import api_keys, devices, users
 from sync.models import Submission, User
 
 DEVICES = 30

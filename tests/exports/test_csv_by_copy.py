@@ -13,10 +13,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync import exports, feed
-from sync.export_copy import crlf
+from sync.accounts.scope import Scope
+from sync.exports import formats, submissions
+from sync.exports.pg_copy import crlf
+from sync.feed import positions
 from sync.models import Campaign
-from sync.scope import Scope
 
 NOTES = [
     'Nhà "cô Tư", hẻm 5',  # quotes and a comma
@@ -82,16 +83,16 @@ def test_the_export_csv_is_the_python_writers_csv_byte_for_byte(
 
     with Session(engine) as session:
         campaign = session.scalar(select(Campaign))
-        rows = exports.submissions(
+        rows = submissions.submissions(
             session,
             campaign,
             Scope(everything=True),
             None,
             "household_help",
-            feed.Position(),
-            feed.Position(2**62, 0),
+            positions.Position(),
+            positions.Position(2**62, 0),
         )
-        expected = "".join(exports.csv_lines(exports.columns("household_help"), rows))
+        expected = "".join(formats.csv_lines(submissions.columns("household_help"), rows))
     # What was served says what the phone sent, read back by the csv module alone: this half
     # does not lean on the export's own writer, so it holds on SQLite too.
     rows = list(csv.DictReader(io.StringIO(served("hq"), newline="")))

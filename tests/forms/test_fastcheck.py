@@ -12,14 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from sync import fastcheck, forms
-from sync.formdefs import DEFINITIONS
+from sync.forms import fastcheck, schemas
+from sync.forms.definitions import DEFINITIONS
 
 
 def schemas_load(item):
     """What the schemas alone make of ``item`` (the fast path bypassed), or the errors."""
-    envelope = forms._envelope.load(item)
-    schema = forms._schemas.get((envelope["form"], envelope["form_version"]))
+    envelope = schemas._envelope.load(item)
+    schema = schemas._schemas.get((envelope["form"], envelope["form_version"]))
     if schema is None:
         raise ValidationError({"form_version": ["Unknown version of this form."]})
     envelope["data"] = schema.load(envelope["data"])

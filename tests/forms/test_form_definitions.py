@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from sync import formdefs
-from sync.forms import FORMS, CorrectionValues, validate_submission
+from sync.forms import definitions
+from sync.forms.schemas import FORMS, CorrectionValues, validate_submission
 
 AT = "2023-07-29T09:15:00+07:00"
 
@@ -41,9 +41,9 @@ def errors_of(item: dict) -> dict | None:
 
 
 def test_every_accepted_form_has_one_definition_and_a_schema_generated_from_it():
-    assert set(FORMS) == set(formdefs.BY_KEY)
+    assert set(FORMS) == set(definitions.BY_KEY)
     for key, schema in FORMS.items():
-        definition = formdefs.BY_KEY[key]
+        definition = definitions.BY_KEY[key]
         declared = schema().fields
         assert list(declared) == [f.name for f in definition.fields]
         assert {n for n, f in declared.items() if f.required} == {
@@ -53,13 +53,13 @@ def test_every_accepted_form_has_one_definition_and_a_schema_generated_from_it()
 
 def test_a_lead_correction_takes_the_activation_fields_but_the_citizen_id():
     assert set(CorrectionValues().fields) == {
-        f.name for f in formdefs.ACTIVATION_V1.fields if f.name != "citizen_id"
+        f.name for f in definitions.ACTIVATION_V1.fields if f.name != "citizen_id"
     }
     assert not any(f.required for f in CorrectionValues().fields.values())
 
 
 def test_every_field_has_vietnamese_and_english_labels_and_choices():
-    for d in formdefs.DEFINITIONS:
+    for d in definitions.DEFINITIONS:
         assert d.label.vi and d.label.en
         for f in d.fields:
             assert f.label.vi and f.label.en, f.name
@@ -67,7 +67,7 @@ def test_every_field_has_vietnamese_and_english_labels_and_choices():
                 assert choice.label.vi and choice.label.en, (f.name, choice.value)
 
 
-@pytest.mark.parametrize("form_def", formdefs.DEFINITIONS, ids=lambda d: d.form)
+@pytest.mark.parametrize("form_def", definitions.DEFINITIONS, ids=lambda d: d.form)
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_what_the_definitions_call_valid_is_accepted(form_def, data):
@@ -81,7 +81,7 @@ def test_what_the_definitions_call_valid_is_accepted(form_def, data):
     ids=lambda v: v if isinstance(v, str) and len(v) < 20 else None,
 )
 def test_a_value_exactly_at_a_stated_limit_is_accepted(form, name, limit, value):
-    definition = formdefs.BY_KEY[(form, 1)]
+    definition = definitions.BY_KEY[(form, 1)]
     assert errors_of(envelope(form, with_value(definition, name, value))) is None
 
 
@@ -91,7 +91,7 @@ def test_a_value_exactly_at_a_stated_limit_is_accepted(form, name, limit, value)
     ids=lambda v: v if isinstance(v, str) and len(v) < 20 else None,
 )
 def test_one_step_past_a_stated_limit_is_refused_naming_the_field(form, name, limit, value):
-    definition = formdefs.BY_KEY[(form, 1)]
+    definition = definitions.BY_KEY[(form, 1)]
     errors = errors_of(envelope(form, with_value(definition, name, value)))
     assert errors is not None, (form, name, limit, value)
     assert list(errors) == ["data"] and list(errors["data"]) == [name]
@@ -107,7 +107,7 @@ def test_one_step_past_a_stated_limit_is_refused_naming_the_field(form, name, li
 )
 @given(
     batch=st.lists(
-        st.sampled_from(formdefs.DEFINITIONS).flatmap(
+        st.sampled_from(definitions.DEFINITIONS).flatmap(
             lambda d: valid_data(d).map(lambda values: (d.form, values))
         ),
         min_size=1,
@@ -124,7 +124,7 @@ def test_the_server_applies_what_the_definitions_call_valid(phone, batch):
 def test_the_server_refuses_one_step_past_every_limit_naming_the_field(phone):
     cases = limit_cases()
     items = [
-        envelope(form, with_value(formdefs.BY_KEY[(form, 1)], name, value))
+        envelope(form, with_value(definitions.BY_KEY[(form, 1)], name, value))
         for form, name, _, value in cases
     ]
     results = []
@@ -139,7 +139,7 @@ def test_the_server_refuses_one_step_past_every_limit_naming_the_field(phone):
 
 def test_the_server_applies_every_value_exactly_at_a_limit(phone):
     items = [
-        envelope(form, with_value(formdefs.BY_KEY[(form, 1)], name, value))
+        envelope(form, with_value(definitions.BY_KEY[(form, 1)], name, value))
         for form, name, _, value in boundary_cases()
     ]
     results = phone.push(items).get_json()["results"]
@@ -159,7 +159,7 @@ def test_get_forms_serves_the_definitions_without_a_token(client):
     answer = client.get("/api/v1/forms")
     assert answer.status_code == 200
     body = answer.get_json()
-    assert body == formdefs.document()
+    assert body == definitions.document()
     served = {(f["form"], f["form_version"]): f for f in body["forms"]}
     assert set(served) == set(FORMS)
     gift = served[("gift", 1)]

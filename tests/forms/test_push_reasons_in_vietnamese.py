@@ -7,7 +7,7 @@ import uuid
 
 from formcases import limit_cases, with_value
 
-from sync import formdefs
+from sync.forms import definitions
 
 AT = "2023-07-29T09:15:00+07:00"
 
@@ -28,7 +28,7 @@ def envelope(form: str, data: dict, **overrides) -> dict:
 
 def refused_items() -> list[dict]:
     items = [
-        envelope(form, with_value(formdefs.BY_KEY[(form, 1)], name, value))
+        envelope(form, with_value(definitions.BY_KEY[(form, 1)], name, value))
         for form, name, _, value in limit_cases()
     ]
     gift = {"household_id": str(uuid.uuid4()), "gift_kind": "rice", "round": "r1"}

@@ -17,7 +17,8 @@ from live_kit import ServerProcess
 from server.app import create_app
 from server.auth import refresh
 from server.auth.tokens import KeyRing
-from sync import campaigns, devices, orgunits, users
+from sync.accounts import devices, users
+from sync.admin import campaigns, orgunits
 from sync.db import make_engine, make_session_factory
 
 AT = "2023-07-29T09:15:00+07:00"

@@ -21,7 +21,8 @@ from sqlalchemy import select
 
 from server.app import create_app
 from server.auth.tokens import KeyRing
-from sync import campaigns, orgunits, users
+from sync.accounts import users
+from sync.admin import campaigns, orgunits
 from sync.db import make_engine, make_session_factory
 from sync.models import Submission
 

@@ -13,7 +13,7 @@ import requests
 from conftest import TEST_SECRET
 
 from server.app import create_app
-from sync import users
+from sync.accounts import users
 
 PASSWORD = "correct horse battery"
 REDIS_URL = os.environ.get("WARDSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

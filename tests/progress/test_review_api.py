@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import select
 
 from sync.models import AuditEntry
-from sync.verify import verify as verify_counters
+from sync.progress.verify import verify as verify_counters
 
 
 def verify(session) -> list:

@@ -16,8 +16,8 @@ from typing import TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sync import verify
 from sync.models import ActivationRecord, Counter, OrgUnit, ReviewItem, Submission
+from sync.progress import verify
 
 T = TypeVar("T")
 

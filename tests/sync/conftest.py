@@ -8,8 +8,9 @@ from datetime import date
 import pytest
 from sqlalchemy import delete
 
-from sync import campaigns, orgunits, users
-from sync.ingest import DeviceContext
+from sync.accounts import users
+from sync.accounts.scope import Scope
+from sync.admin import campaigns, orgunits
 from sync.models import (
     ActivationRecord,
     Counter,
@@ -21,7 +22,7 @@ from sync.models import (
     Submission,
     TokenFamily,
 )
-from sync.scope import Scope
+from sync.push.state import DeviceContext
 
 CITIZEN_KEY = "test-citizen-key"
 

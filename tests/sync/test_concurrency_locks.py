@@ -11,12 +11,13 @@ import pytest
 from live_kit import wait_for
 from sqlalchemy import func, select, text
 
-from sync import feed, orgunits
+from sync.accounts.scope import Scope
+from sync.admin import orgunits
 from sync.db import make_session_factory
-from sync.ingest import push
+from sync.feed import journal
 from sync.models import ActivationRecord, Counter
-from sync.scope import Scope
-from sync.verify import verify
+from sync.progress.verify import verify
+from sync.push.pipeline import push
 
 NOW_MS = 1_690_700_000_000
 
@@ -108,7 +109,7 @@ def test_cursor_never_skips_a_change_committed_out_of_start_order(
     factory = make_session_factory(engine)
     scope = Scope(everything=True)
     with factory() as reader:
-        cursor = feed.read(reader, scope, None, 1000).next_cursor
+        cursor = journal.read(reader, scope, None, 1000).next_cursor
 
     early = factory()  # starts first, commits last
     orgunits.create(early, "W-early", "Started first", "P")
@@ -127,16 +128,16 @@ def test_cursor_never_skips_a_change_committed_out_of_start_order(
     assert late_done.wait(timeout=10)  # no feed clock to wait on any more
     thread.join(timeout=10)
     with factory() as reader:
-        page = feed.read(reader, scope, cursor, 1000)
+        page = journal.read(reader, scope, cursor, 1000)
         assert [e.key for e in page.entries] == []  # W-late waits behind the running writer
         assert page.next_cursor == cursor
     early.commit()
     early.close()
 
     with factory() as reader:
-        page = feed.read(reader, scope, cursor, 1000)
+        page = journal.read(reader, scope, cursor, 1000)
         keys = [e.key for e in page.entries]
-        again = feed.read(reader, scope, page.next_cursor, 1000)
+        again = journal.read(reader, scope, page.next_cursor, 1000)
     assert keys == ["W-early", "W-late"]
     assert again.entries == []
 
@@ -147,19 +148,19 @@ def test_a_reader_between_two_commits_sees_a_prefix(postgres_only, engine, field
     factory = make_session_factory(engine)
     scope = Scope(everything=True)
     with factory() as reader:
-        start = feed.read(reader, scope, None, 1000)
+        start = journal.read(reader, scope, None, 1000)
     first = factory()
     first.execute(select(1))  # begun, nothing allocated yet
     with factory() as second:
         orgunits.create(second, "W-second", "Commits first", "P")
         second.commit()
     with factory() as reader:
-        mid = feed.read(reader, scope, start.next_cursor, 1000)
+        mid = journal.read(reader, scope, start.next_cursor, 1000)
     orgunits.create(first, "W-first", "Commits last", "P")
     first.commit()
     first.close()
     with factory() as reader:
-        rest = feed.read(reader, scope, mid.next_cursor, 1000)
+        rest = journal.read(reader, scope, mid.next_cursor, 1000)
     assert [e.key for e in mid.entries] == ["W-second"]
     assert [e.key for e in rest.entries] == ["W-first"]
 

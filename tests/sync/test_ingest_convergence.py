@@ -1,7 +1,7 @@
 """Property: the same set of submissions gives the same state and counts on the database,
 in any order, any batching, with any number of resends; and `verify` always agrees.
 
-Runs through `sync.ingest.push` on SQLite and PostgreSQL. Which *field* conflicts open may
+Runs through `sync.push.pipeline.push` on SQLite and PostgreSQL. Which *field* conflicts open may
 depend on arrival order (by contract), so open_conflicts is compared through the status
 conflicts and suspected doubles alone.
 """
@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from sync.ingest import push
 from sync.models import ActivationRecord, Counter, Household, ReviewItem, Submission
-from sync.verify import verify
+from sync.progress.verify import verify
+from sync.push.pipeline import push
 
 CITIZENS = ["079100000001", "079100000002", "079100000003"]
 HOUSEHOLDS = [str(uuid.UUID(int=1)), str(uuid.UUID(int=2))]

@@ -5,18 +5,15 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync.merge import (
+from sync.rules.activations import (
     ActivationInput,
-    Event,
     activation_contributions,
-    gift_contributions,
-    gift_standing,
     has_status_conflict,
-    help_contributions,
     merge_activation,
     new_activation_state,
     status_of,
 )
+from sync.rules.events import Event, gift_contributions, gift_standing, help_contributions
 
 STATUSES = ["visited", "no_smartphone", "installed", "activated", "refused", "ineligible"]
 

@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import event
 
-from sync.ingest import push
+from sync.push.pipeline import push
 
 
 def _batch(n: int, start: int) -> list[dict]:

@@ -1,0 +1,1 @@
+"""What an admin sets up: org units, campaigns and targets, the audit log, the demo."""

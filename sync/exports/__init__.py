@@ -1,0 +1,1 @@
+"""Exports headquarters pulls: submissions by feed position, progress and follow-up tables."""

@@ -1,0 +1,1 @@
+"""The change feed phones pull from, its positions and cursors, and the pull built on it."""

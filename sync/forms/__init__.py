@@ -1,0 +1,1 @@
+"""The forms: their definitions (the single source), the schemas and fast path derived from them."""

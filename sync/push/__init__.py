@@ -1,0 +1,1 @@
+"""The push path (``pipeline.run``) and the domains it merges into."""
