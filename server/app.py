@@ -7,7 +7,20 @@ from typing import Any
 from flask import Flask
 
 from . import app_shell, config, db, errors, gate, openapi, throttle, transport, web
-from .api import campaigns, devices, exports, forms, health, orgunits, progress, review, users
+from .api import (
+    api_keys,
+    campaigns,
+    conflicts,
+    devices,
+    enrollment_codes,
+    exports,
+    forms,
+    health,
+    orgunits,
+    progress,
+    records,
+    users,
+)
 from .api import sync as sync_api
 from .auth import views as auth_views
 
@@ -16,11 +29,14 @@ API_BLUEPRINTS = (
     orgunits.blp,
     campaigns.blp,
     users.blp,
+    enrollment_codes.blp,
     devices.blp,
     sync_api.blp,
     progress.blp,
-    review.blp,
+    conflicts.blp,
+    records.blp,
     exports.blp,
+    api_keys.blp,
     forms.blp,
 )
 

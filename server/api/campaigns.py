@@ -12,6 +12,7 @@ from sync.progress.metrics import METRICS
 from .. import db
 from ..auth.principal import current, requires
 from ..openapi import problems
+from ..transaction import transaction
 
 # The widest integer every JSON reader keeps exact (JavaScript's): a phone or a page must read
 # back the target it was given. The column is wider.
@@ -73,11 +74,11 @@ class TargetList(Schema):
 @blp.arguments(CampaignIn)
 @blp.response(201, CampaignOut)
 @problems(_409="A campaign with this code exists.")
+@transaction
 def create(body):
     """Start a campaign: its dates and time zone decide which day each submission counts on."""
     session = db.session()
     campaign = campaigns.create(session, actor=current().user, **body)
-    session.commit()
     return campaign
 
 
@@ -94,11 +95,11 @@ def list_campaigns():
 @blp.arguments(TargetIn(many=True))
 @blp.response(200, TargetList)
 @problems(_404="No campaign with this code.")
+@transaction
 def put_targets(items, code):
     """Set the listed targets (a null value removes one) and keep the others, so targets can be
     sent ward by ward; answers all of the campaign's own targets."""
     session = db.session()
     campaign = campaigns.require(session, code)
     campaigns.set_targets(session, campaign, items, current().user)
-    session.commit()
     return {"campaign": campaign.code, "targets": campaigns.target_rows(session, campaign)}

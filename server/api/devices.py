@@ -1,4 +1,4 @@
-"""Enrolment codes, device enrolment and revocation."""
+"""``/api/v1/devices``: enrolment with a code, the phone's receipt, listing and revocation."""
 
 from __future__ import annotations
 
@@ -7,26 +7,17 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from sync.accounts import devices
-from sync.forms.fields import Code, Name, Text
+from sync.forms.fields import Name
 
 from .. import db, throttle
 from ..auth import refresh
 from ..auth.principal import current, requires, unauthorized
 from ..auth.views import TokenPair, token_pair
 from ..openapi import problems
+from ..transaction import transaction
 
-blp = Blueprint("devices", __name__, url_prefix="/api/v1", description="Devices")
+blp = Blueprint("devices", __name__, url_prefix="/api/v1/devices", description="Devices")
 CODE_REFUSED = "The enrolment code is unknown, used or expired."
-
-
-class CodeIn(Schema):
-    volunteer = Text(required=True, max_length=64)
-    org_units = fields.List(Code(), required=True, validate=validate.Length(min=1, max=100))
-
-
-class CodeOut(Schema):
-    code = fields.String(required=True)
-    expires_at = fields.AwareDateTime(required=True)
 
 
 class EnrollIn(Schema):
@@ -74,22 +65,7 @@ class ReceiptOut(Schema):
     )
 
 
-@blp.route("/enrollment-codes", methods=["POST"])
-@requires("admin", "lead")
-@blp.arguments(CodeIn)
-@blp.response(201, CodeOut)
-def create_code(body):
-    """A one-use code that enrols one phone for a volunteer, limited to org units within both
-    the volunteer's and the caller's scope: the code is the phone's only credential."""
-    session = db.session()
-    code, expires_at = devices.create_code(
-        session, current().user, body["volunteer"], body["org_units"]
-    )
-    session.commit()
-    return {"code": code, "expires_at": expires_at}
-
-
-@blp.route("/devices/enroll", methods=["POST"])
+@blp.route("/enroll", methods=["POST"])
 @blp.arguments(EnrollIn)
 @blp.response(201, EnrollOut)
 @problems(
@@ -117,6 +93,7 @@ def enroll(body):
     return answer
 
 
+@transaction
 def _enroll(code: str, name: str) -> dict | None:
     session = db.session()
     config = current_app.config
@@ -130,22 +107,20 @@ def _enroll(code: str, name: str) -> dict | None:
         try:
             device = devices.enroll(session, enrollment, name, rotation.family_id)
         except devices.EnrollmentRefused:
-            session.rollback()
+            session.rollback()  # nothing of this attempt is kept
             return None
     else:
         try:
             device = devices.replay(session, enrollment, name, config["REFRESH_GRACE_S"])
         except devices.EnrollmentRefused:
-            session.commit()  # the revocation of a leaked code's device
-            return None
+            return None  # a refusal, yet committed: the leaked code's device stays revoked
         rotation = refresh.add_first_token(
             session, device.family_id, device.user_id, config["REFRESH_TOKEN_TTL"]
         )
-    session.commit()
     return {"device_id": device.id, **token_pair(rotation, device.id)}
 
 
-@blp.route("/devices", methods=["GET"])
+@blp.route("", methods=["GET"])
 @requires("admin", "lead")
 @blp.response(200, DeviceList)
 def list_devices():
@@ -153,7 +128,7 @@ def list_devices():
     return {"items": devices.list_in_scope(db.session(), current().scope)}
 
 
-@blp.route("/devices/me", methods=["GET"])
+@blp.route("/me", methods=["GET"])
 @requires("volunteer", device=True)
 @blp.response(200, ReceiptOut)
 @blp.alt_response(401, description="No, an expired or a revoked device token.")
@@ -166,12 +141,12 @@ def my_device():
     return devices.receipt(session, device)
 
 
-@blp.route("/devices/<device_id>", methods=["DELETE"])
+@blp.route("/<device_id>", methods=["DELETE"])
 @requires("admin", "lead")
 @blp.response(204)
 @problems(_404="No such device in your scope.")
+@transaction
 def revoke(device_id):
     """Revoke a lost or stolen phone: its tokens stop working at once, on every worker."""
     session = db.session()
     devices.revoke(session, current().user, device_id)
-    session.commit()

@@ -1,4 +1,4 @@
-"""``/api/v1/exports`` for headquarters' scripts, and ``/api/v1/api-keys`` to make their keys."""
+"""``/api/v1/exports`` for headquarters' scripts."""
 
 from __future__ import annotations
 
@@ -6,24 +6,23 @@ import os
 import tempfile
 
 import xlsxwriter
-from flask import Response, jsonify
+from flask import Response
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from sync.accounts import api_keys
 from sync.admin import campaigns, orgunits
 from sync.errors import Forbidden, NotFound
 from sync.exports import formats, pg_copy, submissions, summaries
-from sync.forms.fields import Code, Name
-from sync.forms.schemas import FORM_NAMES, MAX_INT32
+from sync.forms.fields import Code
+from sync.forms.schemas import FORM_NAMES
 
 from .. import db
 from ..auth.principal import current, requires
 from ..errors import ApiError
 from ..openapi import problems
 
-blp = Blueprint("exports", __name__, url_prefix="/api/v1", description="Exports and API keys")
+blp = Blueprint("exports", __name__, url_prefix="/api/v1/exports", description="Exports")
 READERS = ("admin", "hq", "lead", "api_key")
 MIMETYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -88,17 +87,6 @@ class FollowUpQuery(UnitQuery):
     format = fields.String(load_default="csv", validate=validate.OneOf(["csv"]))
 
 
-class ApiKeyIn(Schema):
-    name = Name(required=True)
-    scope = fields.String(required=True, validate=validate.OneOf(["export"]))
-    org_units = fields.List(Code(), load_default=list, validate=validate.Length(max=100))
-
-
-class ApiKeyOut(Schema):
-    id = fields.Integer(required=True)
-    key = fields.String(required=True, metadata={"description": "Shown this once only."})
-
-
 def _place(query):
     session = db.session()
     campaign = campaigns.require(session, query["campaign"])
@@ -159,7 +147,7 @@ def _streamed(stream_session, campaign, scope, unit, form, after, last, fmt):
         stream_session.close()
 
 
-@blp.route("/exports/submissions", methods=["GET"])
+@blp.route("/submissions", methods=["GET"])
 @requires(*READERS)
 @blp.arguments(SubmissionsQuery, location="query")
 @files("csv", "ndjson", "xlsx", headers=NEXT_CURSOR)
@@ -198,7 +186,7 @@ def export_submissions(query):
     return response
 
 
-@blp.route("/exports/progress", methods=["GET"])
+@blp.route("/progress", methods=["GET"])
 @requires(*READERS)
 @blp.arguments(UnitQuery, location="query")
 @files("csv", "xlsx")
@@ -213,7 +201,7 @@ def export_progress(query):
     return Response(list(formats.csv_lines(header, rows)), mimetype=MIMETYPES["csv"])
 
 
-@blp.route("/exports/follow-ups", methods=["GET"])
+@blp.route("/follow-ups", methods=["GET"])
 @requires(*READERS)
 @blp.arguments(FollowUpQuery, location="query")
 @files("csv")
@@ -223,29 +211,3 @@ def export_follow_ups(query):
     session, campaign, unit = _place(query)
     rows = list(summaries.follow_ups(session, campaign, unit))  # a ward's list: small
     return Response(formats.csv_lines(summaries.FOLLOW_UP_COLUMNS, rows), mimetype=MIMETYPES["csv"])
-
-
-@blp.route("/api-keys", methods=["POST"])
-@requires("admin")
-@blp.arguments(ApiKeyIn)
-@blp.response(201, ApiKeyOut)
-def create_api_key(body):
-    """A key for an export script, limited to the given org units; stored hashed, so it is
-    shown in this answer only."""
-    session = db.session()
-    key, secret = api_keys.create(
-        session, body["name"], body["org_units"], current().user, body["scope"]
-    )
-    session.commit()
-    return jsonify(id=key.id, key=secret), 201
-
-
-@blp.route(f"/api-keys/<int(max={MAX_INT32}):key_id>", methods=["DELETE"])
-@requires("admin")
-@blp.response(204)
-@problems(_404="No such API key.")
-def revoke_api_key(key_id):
-    """Revoke an export key: its next request is refused."""
-    session = db.session()
-    api_keys.revoke(session, current().user, key_id)
-    session.commit()

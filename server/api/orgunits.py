@@ -11,6 +11,7 @@ from sync.forms.fields import Code, Name
 from .. import db
 from ..auth.principal import current, requires
 from ..openapi import problems
+from ..transaction import transaction
 
 blp = Blueprint("org_units", __name__, url_prefix="/api/v1/org-units", description="Org units")
 
@@ -45,11 +46,11 @@ class OrgUnitList(Schema):
 @blp.arguments(OrgUnitIn)
 @blp.response(201, OrgUnitOut)
 @problems(_409="An org unit with this code exists.")
+@transaction
 def create(body):
     """Add an org unit under a parent (or a root), so campaigns and scopes can name it."""
     session = db.session()
     unit = orgunits.create(session, body["code"], body["name"], body["parent"], current().user)
-    session.commit()
     return unit
 
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from flask import current_app, jsonify, request
 from flask_smorest import Blueprint
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from sync.feed import positions
 from sync.feed.pull import pull as pull_changes
@@ -16,11 +13,10 @@ from .. import db, gate, localise
 from ..auth.principal import current, requires
 from ..errors import ApiError
 from ..openapi import problems
+from ..transaction import transaction
 from .sync_schemas import PullPage, PullQuery, PushIn, PushOut
 
 blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync", description="Push and pull")
-
-RETRIES = 3
 
 
 def _batch() -> list:
@@ -54,6 +50,7 @@ def _batch() -> list:
     _422='The body is not {"submissions": [...]}. An invalid submission is not a 422: it is '
     "answered rejected, with its errors, in the 200.",
 )
+@transaction
 def push():
     """Store a batch of submissions from a phone, exactly once.
 
@@ -64,25 +61,9 @@ def push():
     submissions = _batch()
     principal = current()
     device = state.DeviceContext(principal.device_id, principal.user_id, principal.scope)
-    session = db.session()
-    for attempt in range(RETRIES):
-        try:
-            outcome = pipeline.push(
-                session, device, submissions, citizen_key=current_app.config["CITIZEN_ID_KEY"]
-            )
-            session.commit()
-            break
-        except (IntegrityError, OperationalError) as exc:
-            # A race with a concurrent batch (the same new id from two requests) or a lock
-            # wait that timed out: nothing was written, so running the batch again is safe.
-            session.rollback()
-            if attempt == RETRIES - 1:
-                raise ApiError(
-                    503,
-                    "The server is busy; send the same batch again.",
-                    headers={"Retry-After": "2"},
-                ) from exc
-            time.sleep(0.05 * (attempt + 1))
+    outcome = pipeline.push(
+        db.session(), device, submissions, citizen_key=current_app.config["CITIZEN_ID_KEY"]
+    )
     return jsonify(
         results=localise.push_results(outcome.results),
         server_time=outcome.server_time.isoformat(),

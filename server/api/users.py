@@ -14,6 +14,7 @@ from sync.models import ROLES
 from .. import db
 from ..auth.principal import current, requires
 from ..openapi import problems
+from ..transaction import transaction
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Users")
 
@@ -50,6 +51,7 @@ class UserOut(Schema):
 @blp.arguments(UserIn)
 @blp.response(201, UserOut)
 @problems(_409="A user with this username exists.")
+@transaction
 def create(body):
     """Create an account; a lead may create volunteers within the lead's own scope only."""
     session = db.session()
@@ -61,5 +63,4 @@ def create(body):
         password=body["password"],
         actor=current().user,
     )
-    session.commit()
     return user

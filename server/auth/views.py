@@ -12,6 +12,7 @@ from sync.models import Device
 
 from .. import db, throttle
 from ..openapi import problems
+from ..transaction import transaction
 from . import refresh
 from .principal import unauthorized
 from .tokens import KeyRing
@@ -52,6 +53,7 @@ def token_pair(rotation: refresh.Rotation, device_id: str | None = None) -> dict
     _401="Unknown username or wrong password (the same answer for both).",
     _429="Too many failed logins for this username; wait Retry-After seconds.",
 )
+@transaction
 def login(body):
     """Log in with a username and password: a new token pair.
 
@@ -63,7 +65,6 @@ def login(body):
     if user is None:
         raise unauthorized("Unknown username or wrong password.")
     rotation = refresh.start_family(session, user.id, current_app.config["REFRESH_TOKEN_TTL"])
-    session.commit()
     return token_pair(rotation)
 
 
@@ -71,6 +72,7 @@ def login(body):
 @blp.arguments(RefreshIn)
 @blp.response(200, TokenPair)
 @problems(_401="The refresh token is unknown, expired, or was reused (its family is revoked).")
+@transaction
 def refresh_tokens(body):
     """Trade a refresh token for a new pair; a reused one ends its whole session, except a
     resend within the grace window, since a phone on a bad link often loses the answer."""
@@ -85,5 +87,4 @@ def refresh_tokens(body):
     except refresh.RefreshRejected as exc:
         raise unauthorized(str(exc)) from exc
     device = session.scalar(select(Device).where(Device.family_id == rotation.family_id))
-    session.commit()
     return token_pair(rotation, device.id if device else None)

@@ -37,6 +37,7 @@ from sync.rules.activations import status_of, visible_fields
 from .. import db, throttle
 from ..auth import refresh
 from ..errors import ApiError
+from ..transaction import transaction
 from .charts import daily_svg
 from .qr import qr_svg
 
@@ -110,6 +111,7 @@ def _globals() -> dict:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@transaction
 def login():
     if request.method == "GET":
         return render_template("login.html", error=None)
@@ -125,7 +127,6 @@ def login():
     if user is None or user.role not in PAGE_ROLES:
         return render_template("login.html", error=_("Unknown username or wrong password.")), 401
     rotation = refresh.start_family(db.session(), user.id, current_app.config["REFRESH_TOKEN_TTL"])
-    db.session().commit()
     lang = session.get("lang")
     session.clear()
     session["uid"], session["fam"] = user.id, rotation.family_id
@@ -140,10 +141,10 @@ def login():
 
 
 @bp.post("/logout")
+@transaction
 def logout():
     if session.get("fam"):
         users.revoke_family(db.session(), session["fam"], "logout")
-        db.session().commit()
     session.clear()
     return redirect(url_for("web.login"))
 
@@ -210,32 +211,28 @@ def overview():
 def review_queue():
     campaign = _campaign()
     items = queue.list_items(db.session(), campaign, g.web_scope, None, "open")
-    return render_template("decisions.html", campaign=campaign, items=items, statuses=STATUSES)
+    return render_template("review.html", campaign=campaign, items=items, statuses=STATUSES)
 
 
 @bp.post("/review/<int:item_id>")
 @page("admin", "lead")
+@transaction(refused=lambda exc: _refused(exc, "web.review_queue", campaign=_campaign().code))
 def resolve(item_id: int):
     campaign = _campaign()
     form = request.form
-    try:
-        if "confirm" in form:
-            if form["confirm"] not in ("yes", "no"):
-                raise Invalid.field("confirm", "Must be yes or no.")
-            decisions.resolve(db.session(), g.web_user, item_id, confirm=form["confirm"] == "yes")
-        else:
-            decisions.resolve(
-                db.session(),
-                g.web_user,
-                item_id,
-                values=_settling_values(form),
-                reason=form.get("reason") or _("Resolved on the review page"),
-            )
-        db.session().commit()
-        flash(_("Resolved."), "ok")
-    except DomainError as exc:
-        db.session().rollback()
-        _flash_error(exc)
+    if "confirm" in form:
+        if form["confirm"] not in ("yes", "no"):
+            raise Invalid.field("confirm", "Must be yes or no.")
+        decisions.resolve(db.session(), g.web_user, item_id, confirm=form["confirm"] == "yes")
+    else:
+        decisions.resolve(
+            db.session(),
+            g.web_user,
+            item_id,
+            values=_settling_values(form),
+            reason=form.get("reason") or _("Resolved on the review page"),
+        )
+    flash(_("Resolved."), "ok")
     return redirect(url_for("web.review_queue", campaign=campaign.code))
 
 
@@ -250,6 +247,12 @@ def _settling_values(form) -> dict:
     except ValidationError as exc:
         errors = {f"values.{k}": v for k, v in flatten(exc.messages).items()}
         raise Invalid("The values are invalid.", errors) from exc
+
+
+def _refused(exc: DomainError, endpoint: str, **values):
+    """A page's refusal: said on the page it came from, with nothing of the attempt kept."""
+    _flash_error(exc)
+    return redirect(url_for(endpoint, **values))
 
 
 def _flash_error(exc: DomainError) -> None:
@@ -334,31 +337,22 @@ def _enrol_link(code: str) -> str:
 
 @bp.post("/devices/<device_id>/revoke")
 @page("admin", "lead")
+@transaction(refused=lambda exc: _refused(exc, "web.device_list"))
 def revoke_device(device_id: str):
-    try:
-        devices.revoke(db.session(), g.web_user, device_id)
-        db.session().commit()
-        flash(_("Device revoked: it can no longer sync."), "ok")
-    except DomainError as exc:
-        db.session().rollback()
-        _flash_error(exc)
+    devices.revoke(db.session(), g.web_user, device_id)
+    flash(_("Device revoked: it can no longer sync."), "ok")
     return redirect(url_for("web.device_list"))
 
 
 @bp.post("/devices/codes")
 @page("admin", "lead")
+@transaction(refused=lambda exc: _refused(exc, "web.device_list"))
 def create_code():
-    try:
-        units = request.form.getlist("org_units")
-        if not units:
-            raise Invalid.field("org_units", "Choose at least one org unit.")
-        code, expires_at = devices.create_code(
-            db.session(), g.web_user, request.form.get("volunteer", ""), units
-        )
-        db.session().commit()
-    except DomainError as exc:
-        db.session().rollback()
-        _flash_error(exc)
-        return redirect(url_for("web.device_list"))
+    units = request.form.getlist("org_units")
+    if not units:
+        raise Invalid.field("org_units", "Choose at least one org unit.")
+    code, expires_at = devices.create_code(
+        db.session(), g.web_user, request.form.get("volunteer", ""), units
+    )
     # Shown once, in this response only: the code is a credential.
     return _devices_page({"code": code, "expires_at": expires_at})

@@ -1,4 +1,4 @@
-"""``/api/v1/conflicts`` and ``/api/v1/records/<id>/correct``: the lead's review queue."""
+"""``/api/v1/conflicts``: the lead's review queue, and settling its items."""
 
 from __future__ import annotations
 
@@ -7,18 +7,18 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from sync.admin import campaigns, orgunits
-from sync.errors import Invalid, NotFound
+from sync.errors import NotFound
 from sync.forms.fields import Code, Note
-from sync.forms.schemas import MAX_INT32, PHONE_OWNERS, CorrectionValues, UUIDString
+from sync.forms.schemas import MAX_INT32, CorrectionValues
 from sync.models import OrgUnit, ReviewItem
 from sync.review import decisions, queue
-from sync.rules.activations import NEGATIVES, RUNGS, outcomes_of, status_of, visible_fields
 
 from .. import db
 from ..auth.principal import current, requires
 from ..openapi import problems
+from ..transaction import transaction
 
-blp = Blueprint("review", __name__, url_prefix="/api/v1", description="Conflicts and corrections")
+blp = Blueprint("conflicts", __name__, url_prefix="/api/v1/conflicts", description="Conflicts")
 
 
 class ListQuery(Schema):
@@ -51,11 +51,6 @@ class ResolveIn(Schema):
             raise ValidationError("Give either values or confirm.", "_schema")
 
 
-class CorrectIn(Schema):
-    values = fields.Nested(CorrectionValues, required=True, metadata={"minProperties": 1})
-    reason = Note(required=True, min_length=1)
-
-
 class ReviewItemOut(Schema):
     id = fields.Integer(required=True)
     kind = fields.String(
@@ -81,23 +76,7 @@ class ReviewList(Schema):
     items = fields.List(fields.Nested(ReviewItemOut), required=True)
 
 
-class CorrectedRecord(Schema):
-    record_id = fields.Integer(required=True)
-    record_version = fields.Integer(required=True)
-    status = fields.String(
-        required=True,
-        allow_none=True,
-        validate=validate.OneOf(RUNGS),
-        metadata={"description": "The resolved ladder rung; null when none is reached."},
-    )
-    outcomes = fields.List(fields.String(validate=validate.OneOf(NEGATIVES)), required=True)
-    household_id = UUIDString()
-    household_address = fields.String()
-    phone_owner = fields.String(validate=validate.OneOf(PHONE_OWNERS))
-    note = fields.String()
-
-
-@blp.route("/conflicts", methods=["GET"])
+@blp.route("", methods=["GET"])
 @requires("admin", "lead")
 @blp.arguments(ListQuery, location="query")
 @blp.response(200, ReviewList)
@@ -118,11 +97,12 @@ def list_conflicts(query):
 
 # Ids wider than their integer column cannot exist: the route does not match them (404),
 # rather than the database refusing the number (a 500).
-@blp.route(f"/conflicts/<int(max={MAX_INT32}):item_id>/resolve", methods=["POST"])
+@blp.route(f"/<int(max={MAX_INT32}):item_id>/resolve", methods=["POST"])
 @requires("admin", "lead")
 @blp.arguments(ResolveIn)
 @blp.response(200, ReviewItemOut)
 @problems(_404="No such review item in your scope.")
+@transaction
 def resolve(body, item_id):
     """Settle a review item: values for a conflict, confirm true/false for a suspected double.
     The counters change by the decision in the same transaction."""
@@ -135,32 +115,7 @@ def resolve(body, item_id):
         confirm=body.get("confirm"),
         reason=body.get("reason"),
     )
-    session.commit()
     return jsonify(_describe(session, item))
-
-
-@blp.route(f"/records/<int(max={MAX_INT32}):record_id>/correct", methods=["POST"])
-@requires("admin", "lead")
-@blp.arguments(CorrectIn)
-@blp.response(200, CorrectedRecord)
-@problems(_404="No such record in your scope.")
-def correct(body, record_id):
-    """Correct an activation record: the only way to move a status down, always with a reason,
-    and written to the audit log."""
-    if not body["values"]:
-        raise Invalid.field("values", "Give at least one value.")
-    session = db.session()
-    record = decisions.correct_record(
-        session, current().user, record_id, body["values"], body["reason"]
-    )
-    session.commit()
-    return jsonify(
-        record_id=record.id,
-        record_version=record.version,
-        status=status_of(record.state),
-        outcomes=outcomes_of(record.state),
-        **visible_fields(record.state),
-    )
 
 
 def _describe(session, item: ReviewItem) -> dict:
