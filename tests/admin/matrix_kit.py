@@ -12,7 +12,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
-from enrol_kit import Phone, enroll_phone
+from kit.enrol import Phone, enroll_phone
 from sqlalchemy import select, text
 
 from sync.accounts import api_keys, users

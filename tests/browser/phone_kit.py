@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from live_kit import ServerProcess
+from kit.live import ServerProcess
 from relay import Relay
 from sqlalchemy import select
 

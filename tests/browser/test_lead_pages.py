@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from live_kit import ServerProcess
+from kit.live import ServerProcess
 
 from server.web.qr import qr_svg
 from sync.accounts import users

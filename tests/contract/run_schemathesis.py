@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from live_kit import ServerProcess  # noqa: E402
+from kit.live import ServerProcess  # noqa: E402
 
 from migrations import api as migrations_api  # noqa: E402
 from sync.accounts import devices

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from enrol_kit import enroll_phone
 from hypothesis import HealthCheck, given, settings
+from kit.enrol import enroll_phone
 from model import METRICS, Model, epoch_ms
 from scenarios import HOUSEHOLDS, Correct, Decide, Push, Resend, Resolve, scenarios
 from sqlalchemy import delete, text

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from document_kit import assert_matches
-from enrol_kit import enroll_phone
+from kit.enrol import enroll_phone
 
 AT = "2023-07-29T09:15:00+07:00"
 WALL = 1_690_596_900_000  # AT in epoch milliseconds

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from live_kit import wait_for
+from kit.live import wait_for
 from sqlalchemy import func, select
 from wardsync_client import DeviceStore
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-from fault_proxy import CUT, LOSE, TRUNCATE, Fault, FaultProxy
+from kit.fault_proxy import CUT, LOSE, TRUNCATE, Fault, FaultProxy
 from sqlalchemy import func, select
 from wardsync_client import DeviceStore, Unreachable, connect, enroll, sync_device
 from wardsync_client import sync as client_sync

@@ -9,7 +9,7 @@ import json
 
 import pytest
 import requests
-from live_kit import ServerProcess, wait_for
+from kit.live import ServerProcess, wait_for
 from sqlalchemy import select
 from wardsync_client import (
     AuthError,

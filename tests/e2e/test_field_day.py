@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from live_kit import WARDSYNC, wait_for
+from kit.live import WARDSYNC, wait_for
 from model import Model, epoch_ms
 from sqlalchemy import func, select
 from wardsync_client import (

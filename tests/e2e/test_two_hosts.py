@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import requests
-from live_kit import ServerProcess
+from kit.live import ServerProcess
 from sqlalchemy import func, select
 
 from sync.models import ActivationRecord, Submission

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from enrol_kit import enroll_phone
+from kit.enrol import enroll_phone
 from sqlalchemy import select
 
 from sync.models import Base, Submission

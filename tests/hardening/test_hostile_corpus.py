@@ -11,8 +11,8 @@ from datetime import date
 
 import pytest
 import requests
-from conftest import TEST_SECRET
-from live_kit import ServerProcess
+from kit.databases import TEST_SECRET
+from kit.live import ServerProcess
 
 from server.app import create_app
 from server.auth import refresh

@@ -7,7 +7,7 @@ import json
 import uuid
 
 import pytest
-from enrol_kit import enroll_phone
+from kit.enrol import enroll_phone
 from sqlalchemy import func, select
 
 from sync.models import AuditEntry, OrgUnit, Submission, User

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import TEST_SECRET
-from live_kit import ServerProcess, free_port
+from kit.databases import TEST_SECRET
+from kit.live import ServerProcess, free_port
 from sqlalchemy import select
 
 from server.app import create_app

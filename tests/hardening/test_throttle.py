@@ -10,7 +10,7 @@ import threading
 
 import pytest
 import requests
-from conftest import TEST_SECRET
+from kit.databases import TEST_SECRET
 
 from server.app import create_app
 from sync.accounts import users
@@ -168,7 +168,7 @@ def test_without_a_trusted_proxy_a_forwarded_address_is_not_believed(db_url, ins
 
 @pytest.fixture
 def many_workers(server_env, store, tmp_path):
-    from live_kit import ServerProcess
+    from kit.live import ServerProcess
 
     env = dict(server_env)
     if store:

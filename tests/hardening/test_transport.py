@@ -9,8 +9,8 @@ import socket
 
 import pytest
 import requests
-from conftest import TEST_SECRET
-from live_kit import ServerProcess
+from kit.databases import TEST_SECRET
+from kit.live import ServerProcess
 
 MIB = 1024 * 1024
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from enrol_kit import enroll_phone
+from kit.enrol import enroll_phone
 from push_kit import activation, assert_verified, gift, new_id, results, statuses, void
 
 PROBLEM = "application/problem+json"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from enrol_kit import enroll_phone
+from kit.enrol import enroll_phone
 from push_kit import (
     activation,
     count,

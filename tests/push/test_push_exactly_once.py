@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from enrol_kit import enroll_phone
+from kit.enrol import enroll_phone
 from push_kit import (
     AT,
     activation,

@@ -6,7 +6,7 @@ import base64
 import json
 
 import pytest
-from enrol_kit import enroll_phone
+from kit.enrol import enroll_phone
 from push_kit import activation, gift, household_help, new_id, results, statuses
 from sqlalchemy import text
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from enrol_kit import enroll_phone
+from kit.enrol import enroll_phone
 from push_kit import (
     DAY,
     activation,

@@ -8,7 +8,7 @@ import threading
 import uuid
 
 import pytest
-from live_kit import wait_for
+from kit.live import wait_for
 from sqlalchemy import func, select, text
 
 from sync.accounts.scope import Scope

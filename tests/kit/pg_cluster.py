@@ -83,7 +83,7 @@ class Cluster:
 @pytest.fixture
 def private_postgres():
     """A migrated, empty wardsync database on a PostgreSQL server of this test's own."""
-    from live_kit import free_port
+    from kit.live import free_port
 
     bindir = _binaries()
     if bindir is None or (os.geteuid() == 0 and shutil.which("runuser") is None):
