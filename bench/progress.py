@@ -176,12 +176,12 @@ def _tell(model, device_id: str, bodies: list[dict]) -> None:
 def derive_counters(session, dialect: str, shards: int = 1) -> None:
     """Counters and rollups from the plain rows above, by GROUP BY (see the module docstring).
 
-    Each row counts into shard ``seq % shards`` (``sync.counters``: concurrent writers add
+    Each row counts into shard ``seq // 1000 % shards`` (``sync.counters``: concurrent writers add
     into different shards, and a key's value is the sum of its shards), so with ``shards`` > 1
     a reader sums several rows per key, as it does after concurrent pushes.
     """
     status = "json_extract(data, '$.status')" if dialect == "sqlite" else "(data::json->>'status')"
-    shard = f"(seq % {int(shards)})"
+    shard = f"((seq / 1000) % {int(shards)})"  # not seq % shards: 1,000 wards, n % 1000
     session.execute(text("DELETE FROM counters"))
     session.execute(text("DELETE FROM rollups"))
     parts = [
