@@ -417,7 +417,8 @@ def prepare(backend: str, stored: int, args) -> tuple[str, list[str], str]:
         note = (
             f"preloaded {loaded['submissions']:,} submissions, {loaded['activation_records']:,} "
             f"activation records, {loaded['households']:,} households, {loaded['feed']:,} feed "
-            f"rows in {loaded['seconds']:.0f} s"
+            f"rows in {loaded['seconds']:.0f} s ({loaded['waited']:.0f} s of it waiting for the "
+            "database)"
         )
     seconds = preload.analyze(engine)
     engine.dispose()

@@ -166,17 +166,25 @@ def load(engine, count: int, found: dict, seed: int = 5) -> dict:
     postgres = engine.dialect.name == "postgresql"
     started = time.perf_counter()
     written = dict.fromkeys(COLUMNS, 0)
+    waited = 0.0  # for the database, with the next chunk made: the database bounds the load
     with ThreadPoolExecutor(1) as writer:  # the next chunk is made while one is written
         pending = None
         for start in range(0, count, CHUNK):
             chunk = _chunk(min(CHUNK, count - start), rnd, found, state, events, postgres)
+            before = time.perf_counter()
             if pending is not None:
                 pending.result()
+            waited += time.perf_counter() - before
             pending = writer.submit(_write, engine, chunk)
             for table, rows in chunk.items():
                 written[table] += len(rows)
+            if start // CHUNK % 20 == 19:
+                print(f"  preload: {start + CHUNK:,} of {count:,} submissions", flush=True)
+        before = time.perf_counter()
         if pending is not None:
             pending.result()
+        waited += time.perf_counter() - before
+    written["waited"] = waited
     if postgres:  # the record ids above were given, not drawn from the sequence
         with engine.begin() as conn:
             conn.execute(
