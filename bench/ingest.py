@@ -13,13 +13,14 @@ Printed per backend:
   nothing), the rate with resends beside it, request latency p50/p99, the outcomes, and how
   often the client retried;
 - the CPU left idle during the timed window: the system-wide idle + iowait share from
-  ``/proc/stat``, over the window and its slowest and busiest second;
+  ``/proc/stat``, over the window, and its least and most idle second;
 - ``--resends``: then every device re-pushes, identically, the requests it pushed, and the
   rate, latency and idle CPU of those answers (all must be "duplicate");
 - the raw database, same run, same rows (the ones this run stored): ``executemany INSERT …
   ON CONFLICT DO NOTHING``, 500 per statement, into a scratch copy of ``submissions`` with all
   its indexes and foreign keys (its shape printed as the database reports it), and the ratio;
-  with ``--batch-size`` other than 500 also ``--batch-size`` rows per statement, a commit each;
+  below 500 per request also ``--batch-size`` rows per statement with a commit each, from one
+  connection, for the first 10,000 of those rows;
 - ``--preload N``: N stored submissions loaded first (``bench/preload.py``: COPY on
   PostgreSQL, records, households and feed rows with them, indexes in place), then ANALYZE;
   ``--growth N`` runs at 0 and at N stored, each on a fresh database, and prints the ratio.
