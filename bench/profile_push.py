@@ -6,6 +6,7 @@ check, JSON, marshmallow, commit: the fixed cost of a request), with the time of
     .venv/bin/py-spy record --format raw -o push.txt -- .venv/bin/python -m bench.profile_push
     .venv/bin/python -m bench.profile_push --cprofile push.prof            # no py-spy needed
     .venv/bin/python -m bench.profile_push --batch-size 1 --count 500 --http --cprofile one.prof
+    .venv/bin/python -m bench.profile_push --resends --http --cprofile resend.prof
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def main() -> None:
         help="profile the timed pushes with cProfile: stats to FILE, the top 25 printed",
     )  # fmt: skip
     parser.add_argument(
+        "--resends", action="store_true",
+        help="push every request once untimed, then time (and profile) its identical resend",
+    )  # fmt: skip
+    parser.add_argument(
         "--http", action="store_true", help="through the Flask app (auth, JSON, commit) in process"
     )
     args = parser.parse_args()
@@ -59,11 +64,8 @@ def main() -> None:
     batches = make_batches(0, ward, args.count, random.Random(1), size=args.batch)
     key = secrets.token_hex(16)
     send = _through_app(url, rotation, device.id) if args.http else None
-    times = []
-    profile = cProfile.Profile() if args.cprofile else None
-    if profile is not None:
-        profile.enable()
-    for batch in batches:
+
+    def one(batch: list[dict]) -> float:
         started = time.perf_counter()
         if send is not None:
             send(batch)
@@ -71,7 +73,17 @@ def main() -> None:
             with sessions() as session:
                 push(session, context, batch, citizen_key=key)
                 session.commit()
-        times.append(time.perf_counter() - started)
+        return time.perf_counter() - started
+
+    if args.resends:  # stored first, untimed; what is timed is their identical resends
+        for batch in batches:
+            one(batch)
+    times = []
+    profile = cProfile.Profile() if args.cprofile else None
+    if profile is not None:
+        profile.enable()
+    for batch in batches:
+        times.append(one(batch))
     if profile is not None:
         profile.disable()
         profile.dump_stats(args.cprofile)
@@ -80,6 +92,7 @@ def main() -> None:
     print(
         f"[{args.backend}] {len(batches)} requests of {args.batch}"
         f"{' through the Flask app' if args.http else ''}"
+        f"{', each an identical resend' if args.resends else ''}"
         f"{' (under cProfile: slower)' if profile else ''}: "
         f"{done / sum(times):,.0f} submissions/s in one thread; "
         f"p50 {percentile(times, 0.5) * 1000:.1f} ms, p99 {percentile(times, 0.99) * 1000:.1f} ms"
