@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
     "WARDSYNC_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+# Dropped and created afresh by every run: two benchmarks running at once on one server (two
+# worktrees on a shared machine) must each be given their own name, or one drops the other's.
+PG_DATABASE = os.environ.get("WARDSYNC_BENCH_DATABASE", "wardsync_bench")
 
 
 def fresh_database(backend: str, workdir: Path) -> str:
@@ -35,10 +38,10 @@ def fresh_database(backend: str, workdir: Path) -> str:
         admin = make_url(normalize_url(PG_ADMIN_URL))
         engine = create_engine(admin, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
-            conn.execute(text('DROP DATABASE IF EXISTS "wardsync_bench" WITH (FORCE)'))
-            conn.execute(text('CREATE DATABASE "wardsync_bench"'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
         engine.dispose()
-        url = admin.set(database="wardsync_bench").render_as_string(hide_password=False)
+        url = admin.set(database=PG_DATABASE).render_as_string(hide_password=False)
     migrations_api.upgrade(url)
     return url
 

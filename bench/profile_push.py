@@ -1,13 +1,19 @@
-"""One worker's push path, in process, for a profiler: the same batches as ``bench.ingest``
-pushed one after another straight into ``sync.push.pipeline.push`` (no HTTP), with the time of each.
+"""One worker's push path, in process, for a profiler: the same requests as ``bench.ingest``
+(its mix, cut into ``--batch-size`` forms) pushed one after another straight into
+``sync.push.pipeline.push`` (no HTTP), or with ``--http`` through the Flask app in process (token
+check, JSON, marshmallow, commit: the fixed cost of a request), with the time of each.
 
     .venv/bin/py-spy record --format raw -o push.txt -- .venv/bin/python -m bench.profile_push
-    .venv/bin/python -m bench.profile_push --batch 1 --count 500   # the fixed cost per request
+    .venv/bin/python -m bench.profile_push --cprofile push.prof            # no py-spy needed
+    .venv/bin/python -m bench.profile_push --batch-size 1 --count 500 --http --cprofile one.prof
+    .venv/bin/python -m bench.profile_push --resends --http --cprofile resend.prof
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import random
 import secrets
 import tempfile
@@ -30,8 +36,16 @@ from sync.push.state import DeviceContext
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="postgresql")
-    parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--count", type=int, default=20, help="batches")
+    parser.add_argument("--batch-size", "--batch", dest="batch", type=int, default=500)
+    parser.add_argument("--count", type=int, default=20, help="requests")
+    parser.add_argument(
+        "--cprofile", metavar="FILE",
+        help="profile the timed pushes with cProfile: stats to FILE, the top 25 printed",
+    )  # fmt: skip
+    parser.add_argument(
+        "--resends", action="store_true",
+        help="push every request once untimed, then time (and profile) its identical resend",
+    )  # fmt: skip
     parser.add_argument(
         "--http", action="store_true", help="through the Flask app (auth, JSON, commit) in process"
     )
@@ -48,12 +62,11 @@ def main() -> None:
         user = session.get(User, device.user_id)
         context = DeviceContext(device.id, user.id, Scope.of_units(device.org_units))
         ward = session.scalar(select(Device).where(Device.id == device.id)).org_units[0].code
-    batches = make_batches(0, ward, args.count, random.Random(1))
-    batches = [b[: args.batch] for b in batches]
+    batches = make_batches(0, ward, args.count, random.Random(1), size=args.batch)
     key = secrets.token_hex(16)
     send = _through_app(url, rotation, device.id) if args.http else None
-    times = []
-    for batch in batches:
+
+    def one(batch: list[dict]) -> float:
         started = time.perf_counter()
         if send is not None:
             send(batch)
@@ -61,10 +74,27 @@ def main() -> None:
             with sessions() as session:
                 push(session, context, batch, citizen_key=key)
                 session.commit()
-        times.append(time.perf_counter() - started)
+        return time.perf_counter() - started
+
+    if args.resends:  # stored first, untimed; what is timed is their identical resends
+        for batch in batches:
+            one(batch)
+    times = []
+    profile = cProfile.Profile() if args.cprofile else None
+    if profile is not None:
+        profile.enable()
+    for batch in batches:
+        times.append(one(batch))
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(args.cprofile)
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
     done = sum(len(b) for b in batches)
     print(
-        f"[{args.backend}] {len(batches)} batches of {args.batch}: "
+        f"[{args.backend}] {len(batches)} requests of {args.batch}"
+        f"{' through the Flask app' if args.http else ''}"
+        f"{', each an identical resend' if args.resends else ''}"
+        f"{' (under cProfile: slower)' if profile else ''}: "
         f"{done / sum(times):,.0f} submissions/s in one thread; "
         f"p50 {percentile(times, 0.5) * 1000:.1f} ms, p99 {percentile(times, 0.99) * 1000:.1f} ms"
     )

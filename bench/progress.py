@@ -3,11 +3,14 @@
 Builds 1,000 wards (country > 10 provinces > 10 cities > 10 wards), loads submissions straight
 into the ``submissions`` table (activations of distinct citizens, household help, gifts with
 distinct keys, so every row's contribution is plain), derives ``counters`` and ``rollups``
-from them with one GROUP BY each (the same numbers the push path keeps by deltas), then times
-``GET /api/v1/progress`` on a real gunicorn server beside the same totals computed by a
-GROUP BY over the raw submissions of the subtree. The first answer for each unit must equal
-the totals of the tests' independent model of the contract (tests/model.py), told every form
-as a phone would have sent it; the run stops if not.
+from them with one GROUP BY each (the same numbers the push path keeps by deltas; on
+PostgreSQL spread over ``--shards`` counter shards, as concurrent pushes leave them), gives
+every ward targets and derives ``target_rollups`` from them, ANALYZEs (autovacuum is off on
+the development machine), then times ``GET /api/v1/progress?daily=1`` for a ward, a city and
+the country on a real gunicorn server beside the same totals computed by a GROUP BY over the
+raw submissions of the subtree. The first answer for each unit must equal the totals of the
+tests' independent model of the contract (tests/model.py), told every form as a phone would
+have sent it, and the targets reckoned apart; the run stops if not.
 
 Run: ``.venv/bin/python -m bench.progress --backend postgresql --sizes 100000 1000000``.
 """
@@ -21,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -29,11 +33,12 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import aliased
 
 from bench.common import ROOT, fresh_database, percentile, server
+from bench.preload import analyze
 from sync.accounts import users
 from sync.accounts.passwords import hash_password
 from sync.admin import campaigns, orgunits
 from sync.db import make_engine, make_session_factory
-from sync.models import Device, OrgUnit, Submission, TokenFamily, User
+from sync.models import Device, OrgUnit, Submission, Target, TokenFamily, User
 
 sys.path.insert(0, str(ROOT / "tests"))
 from model import Model  # noqa: E402 - the tests' independent model of the contract
@@ -169,20 +174,27 @@ def _tell(model, device_id: str, bodies: list[dict]) -> None:
         model.push(device_id, bodies, 4_102_444_800_000, flags=False)  # the server in 2100
 
 
-def derive_counters(session, dialect: str) -> None:
-    """Counters and rollups from the plain rows above, by GROUP BY (see the module docstring)."""
+def derive_counters(session, dialect: str, shards: int = 1) -> None:
+    """Counters and rollups from the plain rows above, by GROUP BY (see the module docstring).
+
+    Each row counts into shard ``seq // 1000 % shards`` (``sync.counters``: concurrent writers add
+    into different shards, and a key's value is the sum of its shards), so with ``shards`` > 1
+    a reader sums several rows per key, as it does after concurrent pushes.
+    """
     status = "json_extract(data, '$.status')" if dialect == "sqlite" else "(data::json->>'status')"
+    shard = f"((seq / 1000) % {int(shards)})"  # not seq % shards: 1,000 wards, n % 1000
     session.execute(text("DELETE FROM counters"))
     session.execute(text("DELETE FROM rollups"))
     parts = [
-        "SELECT campaign_id, org_unit_id, 'citizens_reached' AS metric, day, COUNT(*) AS v "
-        "FROM submissions WHERE form = 'activation' GROUP BY 1, 2, 3, 4"
+        f"SELECT campaign_id, org_unit_id, 'citizens_reached' AS metric, day, {shard} AS shard, "
+        "COUNT(*) AS v FROM submissions WHERE form = 'activation' GROUP BY 1, 2, 3, 4, 5"
     ]
     for name, metrics in STATUS_METRICS.items():
         for metric in metrics:
             parts.append(
-                f"SELECT campaign_id, org_unit_id, '{metric}', day, COUNT(*) FROM submissions "
-                f"WHERE form = 'activation' AND {status} = '{name}' GROUP BY 1, 2, 3, 4"
+                f"SELECT campaign_id, org_unit_id, '{metric}', day, {shard}, COUNT(*) "
+                f"FROM submissions WHERE form = 'activation' AND {status} = '{name}' "
+                "GROUP BY 1, 2, 3, 4, 5"
             )
     for metric, expr, form in (
         ("help_events", "COUNT(*)", "household_help"),
@@ -192,26 +204,64 @@ def derive_counters(session, dialect: str) -> None:
         ("gift_value_vnd", "COUNT(*) * 500000", "gift"),
     ):
         parts.append(
-            f"SELECT campaign_id, org_unit_id, '{metric}', day, {expr} FROM submissions "
-            f"WHERE form = '{form}' GROUP BY 1, 2, 3, 4"
+            f"SELECT campaign_id, org_unit_id, '{metric}', day, {shard}, {expr} FROM submissions "
+            f"WHERE form = '{form}' GROUP BY 1, 2, 3, 4, 5"
         )
     session.execute(
         text(
-            "INSERT INTO counters (campaign_id, org_unit_id, metric, day, value) "
-            "SELECT campaign_id, org_unit_id, metric, day, SUM(v) FROM ("
+            "INSERT INTO counters (campaign_id, org_unit_id, metric, day, shard, value) "
+            "SELECT campaign_id, org_unit_id, metric, day, shard, SUM(v) FROM ("
             + " UNION ALL ".join(parts)
-            + ") AS t GROUP BY 1, 2, 3, 4"
+            + ") AS t GROUP BY 1, 2, 3, 4, 5"
         )
     )
     session.execute(
         text(
-            "INSERT INTO rollups (campaign_id, org_unit_id, metric, day, value) "
-            "SELECT c.campaign_id, a.id, c.metric, c.day, SUM(c.value) FROM counters c "
+            "INSERT INTO rollups (campaign_id, org_unit_id, metric, day, shard, value) "
+            "SELECT c.campaign_id, a.id, c.metric, c.day, c.shard, SUM(c.value) FROM counters c "
             "JOIN org_units o ON o.id = c.org_unit_id "
             "JOIN org_units a ON o.path LIKE a.path || '%' "
-            "GROUP BY c.campaign_id, a.id, c.metric, c.day"
+            "GROUP BY c.campaign_id, a.id, c.metric, c.day, c.shard"
         )
     )
+
+
+TARGETS = ("citizens_reached", "accounts_activated", "gifts_delivered")
+
+
+def set_targets(session, campaign_id: int, wards: list[OrgUnit]) -> dict[str, dict[str, int]]:
+    """Every ward's own targets, and their ``target_rollups`` (each unit above a ward: the sum
+    of the wards below it, the contract's rule when only wards have targets), written by SQL
+    here; returns the effective targets by unit code, reckoned apart in Python to check the
+    answers against."""
+    session.execute(text("DELETE FROM target_rollups"))
+    session.execute(text("DELETE FROM targets"))
+    rows, expected = [], defaultdict(lambda: defaultdict(int))
+    for i, ward in enumerate(wards):
+        for k, metric in enumerate(TARGETS):
+            value = 50 + (i * 7 + k * 13) % 90
+            rows.append(
+                {
+                    "campaign_id": campaign_id,
+                    "org_unit_id": ward.id,
+                    "metric": metric,
+                    "value": value,
+                }
+            )
+            code = ward.code  # P3C4W5: city P3C4, province P3, country VN
+            for unit in (code, code[: code.index("W")], code[: code.index("C")], "VN"):
+                expected[unit][metric] += value
+    session.execute(insert(Target.__table__), rows)
+    session.execute(
+        text(
+            "INSERT INTO target_rollups (campaign_id, org_unit_id, metric, value) "
+            "SELECT t.campaign_id, a.id, t.metric, SUM(t.value) FROM targets t "
+            "JOIN org_units o ON o.id = t.org_unit_id "
+            "JOIN org_units a ON o.path LIKE a.path || '%' "
+            "GROUP BY t.campaign_id, a.id, t.metric"
+        )
+    )
+    return expected
 
 
 def raw_totals_ms(engine, unit_path: str, dialect: str) -> float:
@@ -235,6 +285,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="postgresql")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--shards", type=int, default=4,
+        help="counter shards the rows are spread over on PostgreSQL (SQLite: 1)",
+    )  # fmt: skip
     args = parser.parse_args()
     url = fresh_database(args.backend, Path(tempfile.mkdtemp(prefix="wardsync-bench-")))
     engine = make_engine(url)
@@ -247,14 +301,31 @@ def main() -> None:
     with factory() as session:
         parents = {u.code: p for u, p in _parents(session)}
     model = Model(parents)
+    shards = args.shards if args.backend == "postgresql" else 1  # SQLite: always shard 0
+    with factory() as session:
+        targets = set_targets(session, campaign_id, wards)
+        session.commit()
     for size in sorted(args.sizes):
         with factory() as session:
             load_submissions(
                 session, campaign_id, "bench-device", wards, loaded, size - loaded, rnd, model=model
             )
-            derive_counters(session, args.backend)
+            derive_counters(session, args.backend, shards)
             session.commit()
         loaded = size
+        analyzed = analyze(engine)  # autovacuum is off here: the planner needs the statistics
+        with engine.connect() as conn:
+            counted = {
+                table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+                for table in ("submissions", "counters", "rollups", "target_rollups")
+            }
+        print(
+            f"[{args.backend}] loaded {counted['submissions']:,} submissions; derived "
+            f"{counted['counters']:,} counter and {counted['rollups']:,} rollup rows in "
+            f"{shards} shard(s), {counted['target_rollups']:,} target rollups; ANALYZE "
+            f"{analyzed:.1f} s",
+            flush=True,
+        )
         with factory() as session:
             units = {
                 u.code: u
@@ -280,7 +351,7 @@ def main() -> None:
                         latencies.append(time.perf_counter() - started)
                     assert response.status_code == 200, response.text
                     if i == 0:  # what is timed is right: the totals the contract says
-                        _same_as_model(response.json(), model, code)
+                        _same_as_model(response.json(), model, code, targets[code])
                 raw = raw_totals_ms(engine, units[code].path, args.backend)
                 print(
                     f"[{args.backend}] {size:>9,} submissions, {label:<7}: progress p50 "
@@ -298,12 +369,15 @@ def _parents(session):
     ).all()
 
 
-def _same_as_model(body: dict, model: Model, code: str) -> None:
+def _same_as_model(body: dict, model: Model, code: str, targets: dict[str, int]) -> None:
     got = {k: v["value"] for k, v in body["totals"].items()}
     want = {k: float(v["value"]) if k == "volunteer_hours" else v["value"]
             for k, v in model.totals(code).items()}  # fmt: skip
     if got != want:
         raise SystemExit(f"progress of {code} differs from the model: {got} != {want}")
+    got = {k: v["target"] for k, v in body["totals"].items() if v["target"] is not None}
+    if got != dict(targets):
+        raise SystemExit(f"targets of {code} differ: {got} != {dict(targets)}")
 
 
 def _token(base: str, url: str) -> str:
