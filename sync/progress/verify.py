@@ -27,6 +27,7 @@ from sync.progress.counters import ancestors_of
 from sync.progress.metrics import COUNTED_REVIEWS
 from sync.rules.activations import (
     ActivationInput,
+    Mark,
     activation_contributions,
     correct,
     merge_activation,
@@ -70,8 +71,8 @@ def refold_records(session: Session, campaign: Campaign) -> dict[int, dict]:
     )
     for correction in corrections:
         state = states[correction.record_id]
-        mark = correction_mark(correction, state["origin"][3])
-        later = [s for s in inputs[correction.record_id] if (s.hlc, s.sid) > (mark[0], mark[1])]
+        mark = correction_mark(correction, Mark.of(state["origin"]).org)
+        later = [s for s in inputs[correction.record_id] if (s.hlc, s.sid) > mark.order]
         states[correction.record_id] = correct(
             state, correction.status, correction.fields, mark, later
         )

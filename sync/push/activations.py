@@ -15,6 +15,7 @@ from sync.forms.schemas import (
 from sync.models import ActivationRecord
 from sync.push.state import Item, PushState, RecordRow
 from sync.rules.activations import (
+    Mark,
     activation_contributions,
     has_status_conflict,
     merge_activation,
@@ -65,7 +66,7 @@ def merge(state: PushState, items: list[Item]) -> None:
         record.state, clashes[item.sid] = merge_activation(
             record.state, activation_input_from_item(item), record.version
         )
-        record.org_unit_id = record.state["origin"][3]
+        record.org_unit_id = Mark.of(record.state["origin"]).org
         item.result["record_version"] = record.version
     _write_records(state, records, new_records)
 
@@ -115,7 +116,7 @@ def merge(state: PushState, items: list[Item]) -> None:
                                 "outcomes": outcomes_of(record.state),
                             }
                         },
-                        day=record.state["origin"][2],
+                        day=Mark.of(record.state["origin"]).day,
                     )
         path = state.paths[record.org_unit_id]
         state.changes.append(journal.Change("activation", str(record.id), path))

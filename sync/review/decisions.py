@@ -159,7 +159,7 @@ def correct_record(
     later = [
         activation_input_from_row(row)
         for row in session.scalars(
-            select(Submission).where(Submission.record_id == record.id, Submission.hlc > mark[0])
+            select(Submission).where(Submission.record_id == record.id, Submission.hlc > mark.hlc)
         )
     ]
     before = activation_contributions(record.state)

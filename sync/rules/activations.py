@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sync.rules.contributions import Contributions
 
@@ -48,13 +48,35 @@ class FieldClash:
     their_sid: str
 
 
-def _mark(sub: ActivationInput) -> list:
-    return [sub.hlc, sub.sid, sub.day, sub.org]
+class Mark(NamedTuple):
+    """Where a report (or a lead's correction) sits in a record's order, and where it counts.
+
+    Kept in a record's state as the JSON list ``[hlc, sid, day, org]`` (the stored form since
+    the first release); ``Mark.of`` reads one back, so no rule indexes a list by position.
+    """
+
+    hlc: str
+    sid: str
+    day: str
+    org: int
+
+    @classmethod
+    def of(cls, stored: list | None) -> Mark | None:
+        return None if stored is None else cls(*stored)
+
+    @property
+    def order(self) -> tuple[str, str]:
+        return (self.hlc, self.sid)
 
 
-def _earlier(current: list | None, candidate: list) -> list:
-    if current is None or (candidate[0], candidate[1]) < (current[0], current[1]):
-        return candidate
+def _mark(sub: ActivationInput) -> Mark:
+    return Mark(sub.hlc, sub.sid, sub.day, sub.org)
+
+
+def _earlier(current: list | None, candidate: Mark) -> list:
+    """The earlier of a stored mark and a new one, in the stored (list) form."""
+    if current is None or candidate.order < Mark.of(current).order:
+        return list(candidate)
     return current
 
 
@@ -136,9 +158,9 @@ def _after_correction(corr: dict, sub: ActivationInput) -> dict:
 
 
 def correct(
-    state: dict, status: str | None, fields: dict, mark: list, later: list[ActivationInput]
+    state: dict, status: str | None, fields: dict, mark: Mark, later: list[ActivationInput]
 ) -> dict:
-    """Apply a lead's correction made at ``mark`` (``[hlc, id, day, org]``).
+    """Apply a lead's correction made at ``mark``.
 
     ``status``: a rung sets the ladder there and clears negative outcomes; ``refused`` or
     ``ineligible`` leaves no rung and that outcome alone. ``later``: the record's submissions
@@ -146,10 +168,10 @@ def correct(
     """
     state = {**state, "fields": dict(state["fields"])}
     previous = state.get("corr")
-    if previous is not None and (mark[0], mark[1]) < (previous["hlc"], previous["sid"]):
+    if previous is not None and mark.order < (previous["hlc"], previous["sid"]):
         return state  # an older correction than the one in force changes nothing
     if status is not None or previous is not None:
-        day = mark[2]
+        day = mark.day
         if status is None:
             # A correction of fields alone keeps the status in force, with what phones
             # reported after the previous correction (they moved it on from there).
@@ -161,10 +183,10 @@ def correct(
         else:
             rung, neg = 0, [status]
         corr = {
-            "hlc": mark[0],
-            "sid": mark[1],
+            "hlc": mark.hlc,
+            "sid": mark.sid,
             "day": day,
-            "org": mark[3],
+            "org": mark.org,
             "rung": rung,
             "neg": neg,
             "post_rung": 0,
@@ -175,11 +197,11 @@ def correct(
         state["corr"] = corr
     for name, value in fields.items():
         current = state["fields"].get(name)
-        if current is None or (mark[0], mark[1]) > (current["hlc"], current["sid"]):
+        if current is None or mark.order > (current["hlc"], current["sid"]):
             state["fields"][name] = {
                 "v": value,
-                "hlc": mark[0],
-                "sid": mark[1],
+                "hlc": mark.hlc,
+                "sid": mark.sid,
                 "dev": "lead",
                 "ver": current["ver"] if current else 0,
             }
@@ -211,16 +233,17 @@ def has_status_conflict(state: dict) -> bool:
 
 def activation_contributions(state: dict) -> Contributions:
     out: Contributions = Counter()
-    if state["origin"] is None:
+    origin = Mark.of(state["origin"])
+    if origin is None:
         return out
-    org = state["origin"][3]
-    out[(org, "citizens_reached", state["origin"][2])] += 1
+    org = origin.org
+    out[(org, "citizens_reached", origin.day)] += 1
     rung, negatives = effective(state)
     corr_day = state["corr"]["day"] if state.get("corr") else None
 
     def day_of(marks: dict, name: str) -> str:
         # A rung only a correction gave has no phone report: it counts on the correction's day.
-        return marks[name][2] if name in marks else corr_day
+        return Mark.of(marks[name]).day if name in marks else corr_day
 
     if rung == RUNG["no_smartphone"]:
         out[(org, "no_smartphone", day_of(state["first"], "no_smartphone"))] += 1

@@ -18,6 +18,7 @@ from sync.models import (
 from sync.rules.activations import (
     LWW_FIELDS,
     ActivationInput,
+    Mark,
 )
 from sync.rules.events import Event
 
@@ -36,8 +37,8 @@ def activation_input_from_row(row: Submission) -> ActivationInput:
     )
 
 
-def correction_mark(correction: Correction, org: int) -> list:
-    return [correction.hlc, f"correction:{correction.id}", correction.day.isoformat(), org]
+def correction_mark(correction: Correction, org: int) -> Mark:
+    return Mark(correction.hlc, f"correction:{correction.id}", correction.day.isoformat(), org)
 
 
 def activation_input_from_item(item: Item) -> ActivationInput:
