@@ -86,3 +86,36 @@ def test_statement_count_does_not_grow_with_the_batch(engine, session, field_set
     large = _count_statements(engine, session, device, _batch(500, 100), citizen_key)
     assert large == small, (small, large)
     assert small < 40
+
+
+def test_an_identical_resend_is_answered_by_one_lookup(engine, session, field_setup, citizen_key):
+    """A phone whose answer was lost sends the whole batch again: it is answered from the stored
+    outcomes by one query, before validation and without taking a lock or writing anything."""
+    device = field_setup.devices[0]
+    items = _batch(200, 0)
+    first = push(session, device, items, citizen_key=citizen_key, now_ms=1_690_700_000_000)
+    session.commit()
+    # A refused form is not stored, so its resend is judged again; the rest are stored.
+    kept = [
+        (item, r) for item, r in zip(items, first.results, strict=True) if r["status"] != "rejected"
+    ]
+    assert len(kept) > 100
+    items = [item for item, _ in kept]
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if not statement.startswith("BEGIN"):  # SQLite's write transaction, as for any POST
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        again = push(session, device, items, citizen_key=citizen_key, now_ms=1_690_700_060_000)
+        session.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1, [s[:80] for s in statements]
+    assert "lock" not in statements[0].lower()
+    for (_, before), after in zip(kept, again.results, strict=True):
+        assert after["status"] == "duplicate"
+        assert after["original_status"] == before["status"]
+        assert after["id"] == before["id"]
