@@ -30,29 +30,40 @@ def upsert(state: PushState, batch: list[Item]) -> None:
     wanted = sorted(set(named) | state.gift_households)
     if not wanted:
         return
+    table = Household.__table__
     existing = {
-        h.id: h for h in state.session.scalars(select(Household).where(Household.id.in_(wanted)))
+        row["id"]: dict(row)
+        for row in state.session.execute(select(table).where(table.c.id.in_(wanted))).mappings()
     }
-    state.load_paths({h.org_unit_id for h in existing.values()})
-    new_households: list[Household] = []
+    state.load_paths({h["org_unit_id"] for h in existing.values()})
+    new_rows: list[dict] = []
+    changed_rows: list[dict] = []
     for hid in wanted:
         household = existing.get(hid)
         if household is None and hid not in named:
             continue  # a void's target from before households were kept: nothing to show
-        if household is None:
-            household = Household(id=hid, address=None, address_hlc="", unit_hlc="", version=0)
-            new_households.append(household)
+        fresh = household is None
+        if fresh:
+            household = {"id": hid, "org_unit_id": None, "address": None, "address_hlc": ""}
+            household |= {"unit_hlc": "", "version": 0}
         changed = hid in state.gift_households
-        if hid in named and position(named[hid]) > household.unit_hlc:
-            household.org_unit_id = named[hid].unit.id
-            household.unit_hlc = position(named[hid])
+        if hid in named and position(named[hid]) > household["unit_hlc"]:
+            household["org_unit_id"] = named[hid].unit.id
+            household["unit_hlc"] = position(named[hid])
             changed = True
-        if hid in addressed and position(addressed[hid]) > household.address_hlc:
-            household.address = addressed[hid].data["household_address"]
-            household.address_hlc = position(addressed[hid])
+        if hid in addressed and position(addressed[hid]) > household["address_hlc"]:
+            household["address"] = addressed[hid].data["household_address"]
+            household["address_hlc"] = position(addressed[hid])
             changed = True
         if changed:
-            household.version += 1
-            path = state.paths[household.org_unit_id]
+            household["version"] += 1
+            path = state.paths[household["org_unit_id"]]
             state.changes.append(journal.Change("household", hid, path))
-    bulk.insert_objects(state.session, new_households)
+        if fresh:
+            new_rows.append(household)
+        elif changed:
+            changed_rows.append(household)
+    # Plain rows, not ORM objects: the unit of work sent one UPDATE per household (its
+    # changed columns differ from one to the next), a tenth of a 500-form push's time.
+    bulk.insert_rows(state.session, table, new_rows)
+    bulk.update_rows(state.session, table, "id", changed_rows)
