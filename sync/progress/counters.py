@@ -52,11 +52,14 @@ def shard(session: Session) -> int:
     return found
 
 
-def apply(session: Session, campaign_id: int, delta: Contributions) -> None:
+def apply(
+    session: Session, campaign_id: int, delta: Contributions, paths: dict[int, str] | None = None
+) -> None:
     """Add ``delta`` to the counters and their rollups, into this transaction's shard.
 
     Call it last before the commit: the rows stay locked until then (though only by this
-    transaction's own shard).
+    transaction's own shard). ``paths``: org unit paths the caller already holds (a push
+    has read every ward it touches), so the rollups need no query for them.
     """
     rows = [
         {
@@ -73,7 +76,7 @@ def apply(session: Session, campaign_id: int, delta: Contributions) -> None:
         return
     own = shard(session)
     _add(session, _table, rows, own)
-    _add(session, _rollups, _to_ancestors(session, rows), own)
+    _add(session, _rollups, _to_ancestors(session, rows, paths or {}), own)
 
 
 def _add(session: Session, table, rows: list[dict], own: int) -> None:
@@ -92,11 +95,12 @@ def ancestors_of(paths: dict[int, str], unit_id: int) -> list[int]:
     return [int(part) for part in paths[unit_id].strip("/").split("/")]
 
 
-def _to_ancestors(session: Session, rows: list[dict]) -> list[dict]:
+def _to_ancestors(session: Session, rows: list[dict], known: dict[int, str]) -> list[dict]:
     unit_ids = {r["org_unit_id"] for r in rows}
-    paths = dict(
-        session.execute(select(OrgUnit.id, OrgUnit.path).where(OrgUnit.id.in_(unit_ids))).all()
-    )
+    paths = {u: known[u] for u in unit_ids if u in known}
+    if len(paths) < len(unit_ids):
+        query = select(OrgUnit.id, OrgUnit.path).where(OrgUnit.id.in_(unit_ids - set(paths)))
+        paths.update(session.execute(query).all())
     summed: dict[tuple, int] = {}
     for row in rows:
         for unit in ancestors_of(paths, row["org_unit_id"]):

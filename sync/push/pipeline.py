@@ -75,7 +75,7 @@ def run(state: PushState, items: list[Any]) -> PushOutcome:
     state.reviews.write()
     _write(state, batch)
     for campaign_id, contributions in sorted(state.delta.items()):  # last: see counters
-        counters.apply(state.session, campaign_id, contributions)
+        counters.apply(state.session, campaign_id, contributions, state.paths)
 
     for index, first_index in echoes["echoes"]:
         state.results[index] = duplicate_of(state.results[index]["id"], state.results[first_index])
@@ -118,6 +118,7 @@ def _answer_resends(state: PushState, items: list[Any]) -> dict[int, str]:
         row = stored.get(sid)
         if row is not None and row.content_hash == digests[index]:
             state.results[index] = duplicate_of(sid, row.result)
+    state.first_look = {sid: stored.get(sid) for sid in ids.values()}
     return digests
 
 
@@ -182,16 +183,18 @@ def _resolve_places(state: PushState, batch: list[Item]) -> list[Item]:
 
 
 def _drop_known(state: PushState, batch: list[Item]) -> list[Item]:
+    """Items whose id is stored already: the first look's answer where it asked (an id
+    stored since then is caught by the insert's key like any concurrent first receipt),
+    one more lookup only for ids it could not read."""
     if not batch:
         return batch
-    known = {
-        row.id: row
-        for row in state.session.execute(
-            select(Submission.id, Submission.content_hash, Submission.result).where(
-                Submission.id.in_([i.sid for i in batch])
-            )
-        )
-    }
+    known = {sid: row for sid, row in state.first_look.items() if row is not None}
+    unseen = [i.sid for i in batch if i.sid not in state.first_look]
+    if unseen:
+        query = select(Submission.id, Submission.content_hash, Submission.result)
+        known |= {
+            row.id: row for row in state.session.execute(query.where(Submission.id.in_(unseen)))
+        }
     fresh = []
     for item in batch:
         row = known.get(item.sid)

@@ -112,6 +112,8 @@ class PushState:
         # Households whose gifts changed: the pull shows each household's gifts, so these
         # go to the change feed at a new version even when nothing else about them did.
         self.gift_households: set[str] = set()
+        # What the first lookup of the batch's ids found (None: not stored), by id.
+        self.first_look: dict[str, object] = {}
 
     def load_paths(self, unit_ids: set[int]) -> None:
         missing = sorted(unit_ids - set(self.paths))
