@@ -7,14 +7,18 @@ busy timeout so concurrent gunicorn workers queue instead of failing.
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "wardsync_write"
 # Bounded waits on PostgreSQL, so an outage is a quick 503 and not a hung worker: for a new
-# connection, and for a free one from the pool. Pre-ping replaces connections a restart broke.
+# connection, and for a free one from the pool. A ping before using a connection that sat idle
+# replaces connections a restart broke.
 PG_CONNECT_TIMEOUT_S = 5
 PG_POOL_TIMEOUT_S = 10
 
@@ -37,11 +41,45 @@ def make_engine(url: str, **kwargs) -> Engine:
         )
         _tune_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_timeout", PG_POOL_TIMEOUT_S)
     connect_args = kwargs.pop("connect_args", {})
     connect_args.setdefault("connect_timeout", PG_CONNECT_TIMEOUT_S)
-    return create_engine(url, connect_args=connect_args, **kwargs)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_S = 2.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle for a while.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip in each request, an
+    eighth of a one-form push's waits. A connection returned a moment ago is as alive as
+    a ping would show; one that died since (a restarted server) fails its first statement,
+    the pool drops it and every older connection, and the request answers 503 with
+    ``Retry-After`` as any outage does.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        record.info["returned"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get("returned", 0.0) < PING_AFTER_IDLE_S:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi_connection.rollback()
+        except Exception as error:  # noqa: BLE001 - any failure means this connection is gone
+            raise DisconnectionError() from error
 
 
 def _tune_sqlite(engine: Engine) -> None:
