@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import app_shell, config, db, errors, gate, openapi, throttle, transport, web
+from . import api_docs, app_shell, config, db, errors, gate, openapi, throttle, transport, web
 from .api import (
     api_keys,
     campaigns,
@@ -54,6 +54,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.config.update(overrides or {})
+    api_docs.configure(app)
 
     db.init_app(app)
     transport.init_app(app)
@@ -63,6 +64,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
+    api_docs.init_app(app)
     web.init_app(app)
     app_shell.init_app(app)
     # After Api(): flask-smorest registers its own error handler, which ours replaces.

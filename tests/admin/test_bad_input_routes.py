@@ -125,6 +125,8 @@ PATH_CASES = [
     ("DELETE", "/api/v1/devices/no-such-device", "admin", None),
     ("GET", "/app/nope", "anonymous", None),  # only the app's own shell files are served
     ("GET", "/app/..%2Fserver%2Fconfig.py", "anonymous", None),
+    ("GET", "/api/v1/docs/assets/nope", "anonymous", None),  # only Swagger UI's own files
+    ("GET", "/api/v1/docs/assets/..%2F__init__.py", "anonymous", None),
     (
         "PUT",
         "/api/v1/campaigns/nope/targets",

@@ -132,6 +132,14 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/openapi.json"): Route(
         public, check=lambda e, r, c, v: "/api/v1/sync/push" in r.get_json()["paths"]
     ),
+    ("GET", "/api/v1/docs"): Route(
+        public, check=lambda e, r, c, v: b"/api/v1/docs/assets/swagger-ui-bundle.js" in r.data
+    ),
+    ("GET", "/api/v1/docs/assets/<name>"): Route(
+        public,
+        call=lambda e, c, v: {"path": "/api/v1/docs/assets/swagger-ui.css"},
+        check=lambda e, r, c, v: r.content_type.startswith("text/css") and r.data,
+    ),
     ("GET", "/static/web/<path:filename>"): Route(
         public,
         call=lambda e, c, v: {"path": "/static/web/style.css"},

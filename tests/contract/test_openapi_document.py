@@ -53,7 +53,10 @@ def test_every_route_is_in_the_document(served, spec):
     app, _ = served
     documented = {(m, p) for m, p, _ in operations(spec)}
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/v1/") or rule.endpoint.startswith("api-docs."):
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint.split(".")[0] in (
+            "api-docs",
+            "api_docs",
+        ):
             continue
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
