@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import app_shell, config, db, errors, gate, openapi, throttle, transport, web
+from . import app_shell, config, db, errors, gate, openapi, openrosa, throttle, transport, web
 from .api import (
     api_keys,
     campaigns,
@@ -65,6 +65,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.blp)
     web.init_app(app)
     app_shell.init_app(app)
+    openrosa.init_app(app)
     # After Api(): flask-smorest registers its own error handler, which ours replaces.
     errors.init_app(app)
     return app
