@@ -175,6 +175,12 @@ def hostile_server(database, tmp_path_factory):
 
 def check(response: requests.Response, what: str) -> None:
     assert response.status_code < 500, (what, response.status_code, response.text[:300])
+    if "/openrosa/" in response.url:  # ODK Collect's routes answer in OpenRosa's XML
+        assert response.headers["X-OpenRosa-Version"] == "1.0", what
+        if response.status_code >= 400:
+            assert response.headers["Content-Type"] == "text/xml; charset=utf-8", what
+            assert "<OpenRosaResponse" in response.text, what
+        return
     if response.status_code >= 400:
         assert response.headers["Content-Type"].startswith(
             ("application/problem+json", "text/html")
