@@ -69,6 +69,10 @@ CODE_MSG = Label(
     "Từ 1 đến 64 chữ cái không dấu, chữ số, '-', '_' hoặc '.'.",
     "Must be 1-64 letters, digits, '-', '_' or '.'.",
 )
+# The contract's control characters (``sync.text.CONTROL``) as Java and JavaScript read a class;
+# only C1 and DEL can reach an XForm at all (XML cannot carry the C0 ones but tab and breaks).
+CONTROL_CLASS = r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]"
+CONTROL_MSG = Label("Không được có ký tự điều khiển.", "Must not contain control characters.")
 UUID_MSG = Label("Phải là một mã UUID.", "Must be a UUID.")
 # Vietnamese for the definitions' English pattern messages (a test keeps this complete).
 PATTERN_MSG_VI = {"Must be 12 digits.": "Phải gồm đúng 12 chữ số."}
@@ -131,12 +135,21 @@ class _Question:
     appearance: str | None = None
 
 
-@lru_cache(maxsize=256)
-def xform(form: FormDef, choices: Choices) -> bytes:
-    """The XForm (UTF-8 XML) of one built-in form for a device that may choose ``choices``.
+@dataclass(frozen=True)
+class Published:
+    """One XForm as a form list offers it: the document, its ``version`` attribute (which the
+    list's ``<version>`` must equal) and its hash."""
 
-    Cached: the form list asks for every form's hash on each request, and the inputs are frozen.
-    """
+    xml: bytes
+    version: str
+    hash: str
+
+
+@lru_cache(maxsize=256)
+def published(form: FormDef, choices: Choices) -> Published:
+    """The XForm of one built-in form for a device that may choose ``choices``, with its
+    version and hash. Cached: the form list asks for every form on each request, and the
+    inputs are frozen (a renamed ward is another ``Choices``, so another entry)."""
     if form.form not in XFORM_NAMES:
         raise ValueError(f"no XForm for the form {form.form!r}")
     if not choices.campaigns or not choices.wards:
@@ -150,8 +163,21 @@ def xform(form: FormDef, choices: Choices) -> bytes:
     if len(set(names)) != len(names) or {"start", "end", "meta"} & set(names):
         raise ValueError(f"{form.form}: a field name is used twice or reserved")
     unversioned = _render(form, questions, str(form.version))
-    digest = hashlib.sha256(unversioned).hexdigest()[:10]
-    return _render(form, questions, f"{form.version}.{digest}")
+    version = f"{form.version}.{hashlib.sha256(unversioned).hexdigest()[:10]}"
+    xml = _render(form, questions, version)
+    return Published(xml, version, form_hash(xml))
+
+
+def xform(form: FormDef, choices: Choices) -> bytes:
+    """The XForm (UTF-8 XML) of one built-in form for a device that may choose ``choices``
+    (``published(form, choices).xml``)."""
+    return published(form, choices).xml
+
+
+def xform_version(form: FormDef, choices: Choices) -> str:
+    """The ``version`` attribute of that XForm, for the form list (``published(...).version``):
+    the form's version, a dot, and a digest of the document, so it changes when the XML does."""
+    return published(form, choices).version
 
 
 def form_hash(xml: bytes) -> str:
@@ -270,6 +296,8 @@ def _rules(f: FieldDef) -> list[tuple[str, Label]]:
             rules.append((_regex(f.pattern), Label(PATTERN_MSG_VI.get(en, "Không hợp lệ."), en)))
         if f.min_length or f.max_length is not None:
             rules.append(_length(f.min_length or 0, f.max_length))
+        if f.pattern is None:
+            rules.append((f"not(regex(., {_literal(CONTROL_CLASS)}))", CONTROL_MSG))
     return rules
 
 

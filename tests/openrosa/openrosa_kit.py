@@ -298,4 +298,11 @@ FUNCTIONS = {
     "number": _number,
     "concat": lambda *parts: "".join(parts),
     "string": lambda s: s,
+    "not": lambda x: not x,
 }
+
+
+def case_id(value) -> str:
+    """A short test id for a parameter (a 500-character note would make a long one)."""
+    text = ascii(value)
+    return text if len(text) <= 24 else f"{text[:12]}..{len(str(value))}chars"

@@ -194,7 +194,7 @@ def test_every_pattern_message_has_a_vietnamese_translation():
 def test_the_same_choices_give_the_same_bytes_and_a_rename_a_new_hash_and_version():
     form = definition("gift")
     first = xform(form, MANY)
-    xform.cache_clear()
+    xforms.published.cache_clear()
     again = xform(form, Choices(tuple(reversed(MANY.campaigns)), tuple(reversed(MANY.wards))))
     assert again == first and form_hash(again) == form_hash(first)
 
@@ -219,6 +219,16 @@ def test_the_version_is_a_digest_of_the_document(form, set_name):
     # The same document with the bare form version in its place hashes to the digest.
     bare = xml.replace(f'version="{version}"'.encode(), f'version="{version[0]}"'.encode())
     assert hashlib.sha256(bare).hexdigest()[:10] == version.split(".")[1]
+
+
+@pytest.mark.parametrize(("form", "set_name"), CASES)
+def test_published_gives_the_version_and_hash_of_the_document(form, set_name):
+    d, choices = definition(form), CHOICE_SETS[set_name]
+    entry = xforms.published(d, choices)
+    assert entry.xml == xform(d, choices)
+    assert entry.version == xforms.xform_version(d, choices)
+    assert entry.version == XForm.parse(entry.xml).template.get("version")
+    assert entry.hash == form_hash(entry.xml)
 
 
 def test_form_hash_is_openrosa_md5():
