@@ -35,6 +35,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import defusedxml.ElementTree as defused
 import requests
 
 from bench.common import fresh_database, percentile, seed, server
@@ -77,9 +78,13 @@ def instance_xml(item: dict, version: str) -> bytes:
 
 def multipart(xml: bytes) -> bytes:
     return (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="xml_submission_file"; '
-        'filename="submission.xml"\r\nContent-Type: text/xml\r\n\r\n'
-    ).encode() + xml + f"\r\n--{BOUNDARY}--\r\n".encode()
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="xml_submission_file"; '
+            'filename="submission.xml"\r\nContent-Type: text/xml\r\n\r\n'
+        ).encode()
+        + xml
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
 
 
 def make_collect_devices(url: str, count: int) -> list[tuple[str, str, str]]:
@@ -161,7 +166,7 @@ def run_openrosa(backend: str, args) -> tuple[dict, str, list[str]]:
             listed.raise_for_status()
             versions = {
                 x.find(f"{FORMS_NS}formID").text: x.find(f"{FORMS_NS}version").text
-                for x in ET.fromstring(listed.content)
+                for x in defused.fromstring(listed.content)
             }
             head = session.head(root + "/submission", headers=HEADERS, timeout=60)
             assert head.status_code == 204, head.status_code

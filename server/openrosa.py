@@ -103,13 +103,13 @@ def form_list():
     for form in xforms.XFORMS if choices else ():
         if wanted is not None and form.form != wanted:
             continue
-        xml = xforms.xform(form, choices)
+        offered = xforms.published(form, choices)
         entries.append(
             xforms.FormListEntry(
                 form_id=form.form,
                 name=form.label.vi,
-                version=xforms.xform_version(form, choices),
-                hash=xforms.form_hash(xml),
+                version=offered.version,
+                hash=offered.hash,
                 download_url=url_for("openrosa.form", form_id=form.form, _external=True),
             )
         )

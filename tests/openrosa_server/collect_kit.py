@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 import uuid
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import defusedxml.ElementTree as defused
 from openrosa.openrosa_kit import fill
 
 OR_NS = "{http://openrosa.org/http/response}"
@@ -106,13 +106,13 @@ def instance(
 
 def message(response) -> str:
     """The OpenRosaResponse's message (what Collect shows the volunteer)."""
-    root = ET.fromstring(response.data)
+    root = defused.fromstring(response.data)
     assert root.tag == f"{OR_NS}OpenRosaResponse", response.data[:200]
     return "".join(root.find(f"{OR_NS}message").itertext())
 
 
 def nature(response) -> str | None:
-    root = ET.fromstring(response.data)
+    root = defused.fromstring(response.data)
     return root.find(f"{OR_NS}message").get("nature")
 
 

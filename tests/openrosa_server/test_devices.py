@@ -65,7 +65,7 @@ def test_the_device_works_until_it_is_revoked(client, world):
         assert answer.headers["X-OpenRosa-Version"] == "1.0"
         if method != "HEAD":
             assert is_openrosa_xml(answer)
-            assert "revoked" in message(answer)
+            assert "thu hồi" in message(answer)  # "revoked", in Vietnamese
 
 
 @pytest.mark.parametrize(
@@ -130,8 +130,11 @@ def test_a_phone_token_cannot_make_one(client, world, phone):
 def test_an_unknown_key_is_401(client, world, key):
     make_device(client, world)
     answer = client.get(f"/openrosa/key/{key}/formList")
-    assert answer.status_code in (401, 404), key
     assert answer.headers["X-OpenRosa-Version"] == "1.0"
+    if key.endswith("/"):  # "…//formList": werkzeug's redirect to the single-slash path
+        assert answer.status_code == 308
+        return
+    assert answer.status_code in (401, 404), key
     assert is_openrosa_xml(answer)
 
 
@@ -191,10 +194,9 @@ def test_the_devices_page_refuses_bad_input_naming_the_field(app, session, world
 
 
 def _page_client(app, session, username):
-    from sync.models import User
-
     from server import db
     from server.auth import refresh
+    from sync.models import User
 
     client = app.test_client()
     client.environ_base.update({"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"})

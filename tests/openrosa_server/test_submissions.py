@@ -272,7 +272,8 @@ def test_head_says_how_much_it_takes(client, collect):
 # --- hostile and broken bodies -----------------------------------------------------------------
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
-<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!DOCTYPE lolz [<!ENTITY lol "lol">
+<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
 <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
 <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
@@ -384,9 +385,8 @@ def test_malformed_multipart_is_a_clear_400(client, collect, session, body, cont
 
 def test_the_xml_part_sent_as_a_plain_field_is_read_too(client, collect):
     xml = instance(client, collect, "gift", GIFT).decode()
-    body = (
-        f'--b\r\nContent-Disposition: form-data; name="xml_submission_file"\r\n\r\n{xml}\r\n--b--\r\n'
-    ).encode()
+    part = 'Content-Disposition: form-data; name="xml_submission_file"'
+    body = f"--b\r\n{part}\r\n\r\n{xml}\r\n--b--\r\n".encode()
     answer = client.post(
         collect.base + "/submission", data=body, content_type="multipart/form-data; boundary=b"
     )
