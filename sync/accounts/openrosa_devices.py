@@ -14,7 +14,7 @@ import hashlib
 import re
 import secrets
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from sync.accounts.devices import scoped_units
@@ -64,14 +64,10 @@ def create(
     return device, key
 
 
-def authenticate(session: Session, key: str) -> LiveSession | None:
-    """The live device the key belongs to, in one query: None for a malformed or unknown
-    key, a revoked device or token family, or an inactive volunteer."""
-    if not isinstance(key, str) or not KEY_PATTERN.match(key):
-        return None
+def _live_device_query():
     devices, family, people = Device.__table__, TokenFamily.__table__, User.__table__
     links, units = DeviceOrgUnit.__table__, OrgUnit.__table__
-    rows = session.execute(
+    return (
         select(devices.c.id, devices.c.user_id, people.c.role, units.c.path)
         .select_from(devices)
         .join(family, family.c.id == devices.c.family_id)
@@ -79,12 +75,23 @@ def authenticate(session: Session, key: str) -> LiveSession | None:
         .outerjoin(links, links.c.device_id == devices.c.id)
         .outerjoin(units, units.c.id == links.c.org_unit_id)
         .where(
-            devices.c.openrosa_key_hash == digest(key),
+            devices.c.openrosa_key_hash == bindparam("key_hash"),
             devices.c.revoked_at.is_(None),
             family.c.revoked_at.is_(None),
             people.c.is_active.is_(True),
         )
-    ).all()
+    )
+
+
+_LIVE_DEVICE = _live_device_query()  # built once: every OpenRosa request runs it
+
+
+def authenticate(session: Session, key: str) -> LiveSession | None:
+    """The live device the key belongs to, in one query: None for a malformed or unknown
+    key, a revoked device or token family, or an inactive volunteer."""
+    if not isinstance(key, str) or not KEY_PATTERN.match(key):
+        return None
+    rows = session.execute(_LIVE_DEVICE, {"key_hash": digest(key)}).all()
     if not rows:
         return None
     paths = tuple(sorted({row.path for row in rows if row.path is not None}))
