@@ -414,3 +414,25 @@ def test_instance_ids_are_submission_ids(client, collect, session):
     xml = instance(client, collect, "gift", GIFT, instance_id=sid)
     assert submit(client, collect, xml).status_code == 201
     assert stored(session, sid.lower()) is not None
+
+
+def test_an_instance_as_enketo_writes_it(client, world, collect, session):
+    """Enketo keeps the form's default namespace on the instance, asks the form list for one
+    form (``?formID=``), and names the XML part's file after the part."""
+    listed = client.get(collect.base + "/formList", query_string={"formID": "gift"})
+    assert listed.data.count(b"<formID>") == 1 and b"<formID>gift</formID>" in listed.data
+    sid = new_id()
+    from collect_kit import xform
+    from openrosa.openrosa_kit import fill
+
+    xml = fill(
+        xform(client, collect, "gift"),
+        {k: str(v) for k, v in GIFT.items()},
+        instance_id=sid,
+        default_namespace=True,
+    )
+    body = multipart(xml).replace(b'filename="submission.xml"', b'filename="xml_submission_file"')
+    answer = client.post(collect.base + "/submission", data=body, content_type=CONTENT_TYPE)
+    assert answer.status_code == 201, answer.data
+    assert stored(session, sid).device_id == collect.device_id
+    assert totals(client, world)["gift_value_vnd"] == 300000
