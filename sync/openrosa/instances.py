@@ -37,7 +37,7 @@ from defusedxml.ElementTree import DefusedXMLParser
 from sync import text as text_rules
 from sync.forms import definitions
 from sync.forms.definitions import VOID_V1, FieldDef, FormDef
-from sync.openrosa.xforms import NOT_XML, ROOT, XFORM_NAMES
+from sync.openrosa.xforms import NOT_XML, ROOT, UI, XFORM_NAMES
 
 MAX_XML_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 16  # a built-in form's instance is 3 deep (data/meta/instanceID)
@@ -107,6 +107,8 @@ def parse_instance(xml: bytes) -> Instance:
     values: dict[str, str] = {}
     for path, text, nested in elements:
         name = "/".join(path)
+        if path[0] == UI:
+            continue  # Collect-only helpers (the household pick): household_id carries it
         if (len(path) > 1 and path[0] != "meta") or len(path) > 2:
             continue  # inside an element kept whole (an unknown one) or refused below
         if nested and len(path) == 2:  # meta's children are single values
