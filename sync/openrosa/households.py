@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sync.forms.fields import CODE_PATTERN
+from sync.openrosa.xmlchars import replaced
 
 FILE = "households.csv"
 INSTANCE = "households"  # the secondary instance's id in the XForm
@@ -31,7 +32,6 @@ NEW = "new"  # the value of the new household's row
 NEW_LABEL = "+ Hộ mới / New household"
 SEP = "|"
 COLUMNS = ("name", "label", "org_unit", "address", "gifts")
-NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 BREAKS = re.compile(r"[\t\r\n]+")
 
 
@@ -77,4 +77,4 @@ def households_csv(rows: Iterable[HouseholdRow]) -> bytes:
 
 
 def _one_line(text: str) -> str:
-    return BREAKS.sub(" ", NOT_XML.sub("\ufffd", text)).strip()
+    return BREAKS.sub(" ", replaced(text)).strip()

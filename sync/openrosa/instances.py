@@ -34,10 +34,10 @@ from typing import Any
 from defusedxml import DefusedXmlException, DTDForbidden
 from defusedxml.ElementTree import DefusedXMLParser
 
-from sync import text as text_rules
 from sync.forms import definitions
 from sync.forms.definitions import VOID_V1, FieldDef, FormDef
-from sync.openrosa.xforms import NOT_XML, ROOT, UI, XFORM_NAMES
+from sync.openrosa.xforms import ROOT, UI, XFORM_NAMES
+from sync.openrosa.xmlchars import replaced
 
 MAX_XML_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 16  # a built-in form's instance is 3 deep (data/meta/instanceID)
@@ -327,4 +327,4 @@ def _typed(f: FieldDef, text: str) -> Any:
 
 
 def _printable(text: str) -> str:
-    return text_rules.CONTROL.sub("\ufffd", NOT_XML.sub("\ufffd", text))
+    return replaced(text, controls=True)

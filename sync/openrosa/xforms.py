@@ -32,6 +32,7 @@ from sync.forms import definitions
 from sync.forms.definitions import CODE_MAX, FieldDef, FormDef, Label
 from sync.forms.fields import CODE_PATTERN
 from sync.openrosa import households
+from sync.openrosa.xmlchars import NOT_XML
 
 ROOT = "data"  # the instance's root element, as pyxform names it
 XFORM_NAMES = ("activation", "household_help", "gift")  # not void: an edit is how Collect voids
@@ -54,8 +55,6 @@ NAMESPACES = {
 FORM_LIST_NS = "http://openrosa.org/xforms/xformsList"
 MANIFEST_NS = "http://openrosa.org/xforms/xformsManifest"
 
-# Characters XML 1.0 cannot carry at all (a name with one would make an unreadable form).
-NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 UUID_REGEX = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 MINIMAL_ABOVE = 10  # a select with more choices than this is shown as a drop-down list
 # Collect's integer widget takes at most 9 digits (a Java int); a wider integer (an amount in
@@ -112,6 +111,7 @@ class Choices:
                 if NOT_XML.search(name):
                     raise ValueError(f"{attr}: the name of {code!r} cannot be written in XML")
             object.__setattr__(self, attr, pairs)
+        object.__setattr__(self, "households", bool(self.households))
 
 
 @dataclass(frozen=True)

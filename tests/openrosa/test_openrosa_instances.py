@@ -34,6 +34,7 @@ from sync.openrosa.instances import (
     push_items,
 )
 from sync.openrosa.xforms import xform
+from sync.openrosa.xmlchars import NOT_XML
 
 ID = "2f1c6a2e-7c1b-4b8e-9a35-6f0f5b7d2c10"
 OLD = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -348,8 +349,6 @@ def test_any_answers_are_read_or_refused_and_never_crash_the_push_path(form, dat
 
 
 def _xml_text(value: str) -> bool:
-    from sync.openrosa.xforms import NOT_XML
-
     return not NOT_XML.search(value)
 
 
