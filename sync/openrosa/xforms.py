@@ -74,6 +74,12 @@ CODE_MSG = Label(
 CONTROL_CLASS = r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]"
 CONTROL_MSG = Label("Không được có ký tự điều khiển.", "Must not contain control characters.")
 UUID_MSG = Label("Phải là một mã UUID.", "Must be a UUID.")
+# Without the household list a uuid is typed: the definition's hint (pick or add one) is the
+# phone app's, which has the list.
+UUID_HINT = Label(
+    "Mã UUID, ví dụ 5b0e3c2e-8a53-4c87-9f54-1f2a3b4c5d6e",
+    "A UUID, for example 5b0e3c2e-8a53-4c87-9f54-1f2a3b4c5d6e",
+)
 UI = "collect"  # the group of Collect-only helpers (the household pick): submissions drop it
 PICK_HINT = Label(
     "Gõ vài chữ của địa chỉ để tìm; chọn “Hộ mới” nếu hộ chưa có trong danh sách",
@@ -101,7 +107,12 @@ class Choices:
 
     def __post_init__(self) -> None:
         for attr in ("campaigns", "wards"):
-            pairs = tuple(sorted((str(code), str(name)) for code, name in getattr(self, attr)))
+            pairs = tuple(
+                sorted(
+                    (str(code), "" if name is None else str(name))
+                    for code, name in getattr(self, attr)
+                )
+            )
             codes = [code for code, _ in pairs]
             if len(set(codes)) != len(codes):
                 raise ValueError(f"{attr}: a code is listed twice")
@@ -274,7 +285,7 @@ def _field_question(f: FieldDef) -> _Question:
         kind,
         control="select1" if f.choices else "input",
         required=f.required,
-        hint=f.hint,
+        hint=UUID_HINT if f.type == "uuid" else f.hint,
         items=tuple((c.value, c.label) for c in f.choices) if f.choices else None,
         default=None if f.default is None else str(f.default),
         constraint=constraint or None,

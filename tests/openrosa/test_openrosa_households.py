@@ -14,7 +14,7 @@ import pytest
 from openrosa_kit import JAVA, XF, XForm, fill, read_with_pyxform, validate_with_odk
 from test_openrosa_roundtrip import PLACE, full_answers, validate_like_the_pipeline
 
-from sync.openrosa import households
+from sync.openrosa import households, xforms
 from sync.openrosa.households import HouseholdRow, households_csv
 from sync.openrosa.instances import parse_instance, push_items
 from sync.openrosa.xforms import XFORMS, Choices, form_hash, xform
@@ -91,6 +91,10 @@ def test_household_id_is_calculated_from_the_pick(form):
     tail += ["collect/already_given"] if form == "gift" else []
     assert doc.field_names()[-len(tail) - 1 :] == [*tail, "meta/instanceID"]
     assert doc.label("collect/household")["Tiếng Việt (vi)"] == d.field("household_id").label.vi
+    assert doc.label("collect/household", "hint") == {
+        "Tiếng Việt (vi)": xforms.PICK_HINT.vi,
+        "English (en)": xforms.PICK_HINT.en,
+    }
 
 
 def test_the_gift_form_warns_before_a_second_gift_of_a_kind_in_a_round():
