@@ -34,10 +34,10 @@ from typing import Any
 from defusedxml import DefusedXmlException, DTDForbidden
 from defusedxml.ElementTree import DefusedXMLParser
 
-from sync import text as text_rules
 from sync.forms import definitions
 from sync.forms.definitions import VOID_V1, FieldDef, FormDef
-from sync.openrosa.xforms import NOT_XML, ROOT, XFORM_NAMES
+from sync.openrosa.xforms import ROOT, UI, XFORM_NAMES
+from sync.openrosa.xmlchars import replaced
 
 MAX_XML_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 16  # a built-in form's instance is 3 deep (data/meta/instanceID)
@@ -107,6 +107,8 @@ def parse_instance(xml: bytes) -> Instance:
     values: dict[str, str] = {}
     for path, text, nested in elements:
         name = "/".join(path)
+        if path[0] == UI:
+            continue  # Collect-only helpers (the household pick): household_id carries it
         if (len(path) > 1 and path[0] != "meta") or len(path) > 2:
             continue  # inside an element kept whole (an unknown one) or refused below
         if nested and len(path) == 2:  # meta's children are single values
@@ -137,13 +139,17 @@ def parse_instance(xml: bytes) -> Instance:
     )
 
 
-def push_items(instance: Instance) -> list[dict]:
+def push_items(instance: Instance, replaced: tuple[str, str] | None = None) -> list[dict]:
     """The push items (as in ``POST /api/v1/sync/push``'s ``submissions``) ``instance`` stands
     for: the form itself, with its instanceID as id; for an edit of an event (a gift, help) a
     void of the event it replaces first, whose id is derived from the edit's, so a resend is a
     duplicate. An edit of an activation is a later visit of the same citizen: the record's
     merge rules apply to it as to any other, so it is just the new item. Places and times the
-    instance lacks are left out, so the push path names them as missing."""
+    instance lacks are left out, so the push path names them as missing.
+
+    ``replaced``: the (campaign, org unit) the void is filed under (``edits.void_place``),
+    when the edit moved the event to another ward or campaign: a void lives where its target
+    does, so it names the target's place, and the new event the instance's."""
     place = {
         key: value
         for key, value in (
@@ -163,14 +169,23 @@ def push_items(instance: Instance) -> list[dict]:
     definition = definitions.BY_KEY[(instance.form, instance.form_version)]
     if instance.deprecated_id is None or definition.kind != "event":
         return [item]
+    void_place = dict(place)
+    if replaced is not None:
+        void_place["campaign"], void_place["org_unit"] = replaced
     void = {
-        "id": str(uuid.uuid5(EDIT_VOID_NAMESPACE, instance.instance_id)),
+        "id": edit_void_id(instance.instance_id),
         "form": VOID_V1.form,
         "form_version": VOID_V1.version,
-        **place,
+        **void_place,
         "data": {"target": instance.deprecated_id, "reason": EDIT_REASON},
     }
     return [void, item]
+
+
+def edit_void_id(instance_id: str) -> str:
+    """The id of the void an edit sends: derived from the edit's own id, so a resend of the
+    edit sends the same void and it is answered duplicate."""
+    return str(uuid.uuid5(EDIT_VOID_NAMESPACE, instance_id))
 
 
 def openrosa_response(message: str, nature: str = "submit_success") -> bytes:
@@ -325,4 +340,4 @@ def _typed(f: FieldDef, text: str) -> Any:
 
 
 def _printable(text: str) -> str:
-    return text_rules.CONTROL.sub("\ufffd", NOT_XML.sub("\ufffd", text))
+    return replaced(text, controls=True)

@@ -31,6 +31,8 @@ from functools import lru_cache
 from sync.forms import definitions
 from sync.forms.definitions import CODE_MAX, FieldDef, FormDef, Label
 from sync.forms.fields import CODE_PATTERN
+from sync.openrosa import households
+from sync.openrosa.xmlchars import NOT_XML
 
 ROOT = "data"  # the instance's root element, as pyxform names it
 XFORM_NAMES = ("activation", "household_help", "gift")  # not void: an edit is how Collect voids
@@ -53,8 +55,6 @@ NAMESPACES = {
 FORM_LIST_NS = "http://openrosa.org/xforms/xformsList"
 MANIFEST_NS = "http://openrosa.org/xforms/xformsManifest"
 
-# Characters XML 1.0 cannot carry at all (a name with one would make an unreadable form).
-NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 UUID_REGEX = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 MINIMAL_ABOVE = 10  # a select with more choices than this is shown as a drop-down list
 # Collect's integer widget takes at most 9 digits (a Java int); a wider integer (an amount in
@@ -74,6 +74,22 @@ CODE_MSG = Label(
 CONTROL_CLASS = r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]"
 CONTROL_MSG = Label("Không được có ký tự điều khiển.", "Must not contain control characters.")
 UUID_MSG = Label("Phải là một mã UUID.", "Must be a UUID.")
+# Without the household list a uuid is typed: the definition's hint (pick or add one) is the
+# phone app's, which has the list.
+UUID_HINT = Label(
+    "Mã UUID, ví dụ 5b0e3c2e-8a53-4c87-9f54-1f2a3b4c5d6e",
+    "A UUID, for example 5b0e3c2e-8a53-4c87-9f54-1f2a3b4c5d6e",
+)
+UI = "collect"  # the group of Collect-only helpers (the household pick): submissions drop it
+PICK_HINT = Label(
+    "Gõ vài chữ của địa chỉ để tìm; chọn “Hộ mới” nếu hộ chưa có trong danh sách",
+    "Type part of the address to search; pick “New household” if it is not listed",
+)
+ALREADY_GIVEN = Label(
+    "Hộ này đã nhận quà loại này trong đợt này. Chỉ lưu nếu đây là một lần trao khác.",
+    "This household already received this gift in this round. Save only if this is another "
+    "delivery.",
+)
 # Vietnamese for the definitions' English pattern messages (a test keeps this complete).
 PATTERN_MSG_VI = {"Must be 12 digits.": "Phải gồm đúng 12 chữ số."}
 
@@ -85,10 +101,18 @@ class Choices:
 
     campaigns: tuple[tuple[str, str], ...]
     wards: tuple[tuple[str, str], ...]
+    # True: household_id is picked from the manifest's households file (``households.csv``,
+    # written by ``sync.openrosa.households.households_csv``) rather than typed as a uuid.
+    households: bool = False
 
     def __post_init__(self) -> None:
         for attr in ("campaigns", "wards"):
-            pairs = tuple(sorted((str(code), str(name)) for code, name in getattr(self, attr)))
+            pairs = tuple(
+                sorted(
+                    (str(code), "" if name is None else str(name))
+                    for code, name in getattr(self, attr)
+                )
+            )
             codes = [code for code, _ in pairs]
             if len(set(codes)) != len(codes):
                 raise ValueError(f"{attr}: a code is listed twice")
@@ -98,6 +122,7 @@ class Choices:
                 if NOT_XML.search(name):
                     raise ValueError(f"{attr}: the name of {code!r} cannot be written in XML")
             object.__setattr__(self, attr, pairs)
+        object.__setattr__(self, "households", bool(self.households))
 
 
 @dataclass(frozen=True)
@@ -121,18 +146,25 @@ class MediaFile:
 
 @dataclass(frozen=True)
 class _Question:
-    """One question of the XForm, whatever it came from (a field, or campaign and ward)."""
+    """One node of the XForm, whatever it came from (a field, campaign and ward, or one of the
+    Collect-only helpers of the household list), with its bind and its control."""
 
-    name: str
-    label: Label
+    name: str  # the path below /data: a field's name, or "collect/<helper>"
+    label: Label | None
     type: str  # the bind's XForms type
+    control: str | None = "input"  # "input", "select1", or None (a calculation: no control)
     required: bool = False
     hint: Label | None = None
-    items: tuple[tuple[str, Label], ...] | None = None  # a select1 when set
+    items: tuple[tuple[str, Label], ...] | None = None  # static choices (a secondary instance)
+    itemset: tuple[str, str, str] | None = None  # (nodeset, value ref, label ref) of a file's
     default: str | None = None
     constraint: str | None = None
     constraint_msg: Label | None = None
     appearance: str | None = None
+    calculate: str | None = None
+    relevant: str | None = None
+    readonly: bool = False
+    on_change: tuple[tuple[str, str], ...] = ()  # setvalue (ref, value) when the answer changes
 
 
 @dataclass(frozen=True)
@@ -157,10 +189,16 @@ def published(form: FormDef, choices: Choices) -> Published:
     questions = [
         _place("campaign", CAMPAIGN_LABEL, choices.campaigns),
         _place("org_unit", WARD_LABEL, choices.wards),
-        *(_field_question(f) for f in form.fields),
     ]
+    for f in form.fields:
+        if f.name == "household_id" and choices.households:
+            questions.extend(_household_questions(f))
+        else:
+            questions.append(_field_question(f))
+        if f.name == "round" and form.form == "gift" and choices.households:
+            questions.append(_gift_warning())
     names = [q.name for q in questions]
-    if len(set(names)) != len(names) or {"start", "end", "meta"} & set(names):
+    if len(set(names)) != len(names) or {"start", "end", "meta", UI} & set(names):
         raise ValueError(f"{form.form}: a field name is used twice or reserved")
     unversioned = _render(form, questions, str(form.version))
     version = f"{form.version}.{hashlib.sha256(unversioned).hexdigest()[:10]}"
@@ -222,6 +260,7 @@ def _place(name: str, label: Label, pairs: tuple[tuple[str, str], ...]) -> _Ques
         name,
         label,
         "string",
+        control="select1",
         required=True,
         items=items,
         default=pairs[0][0] if len(pairs) == 1 else None,
@@ -244,8 +283,9 @@ def _field_question(f: FieldDef) -> _Question:
         f.name,
         f.label,
         kind,
+        control="select1" if f.choices else "input",
         required=f.required,
-        hint=f.hint,
+        hint=UUID_HINT if f.type == "uuid" else f.hint,
         items=tuple((c.value, c.label) for c in f.choices) if f.choices else None,
         default=None if f.default is None else str(f.default),
         constraint=constraint or None,
@@ -257,6 +297,63 @@ def _field_question(f: FieldDef) -> _Question:
 def _fits_int_widget(f: FieldDef) -> bool:
     limit = 10**INT_DIGITS
     return f.min is not None and f.max is not None and -limit // 10 < f.min and f.max < limit
+
+
+def _household_questions(f: FieldDef) -> list[_Question]:
+    """``household_id`` picked from the manifest's households file, searched by address and
+    limited to the chosen ward, or a new household, for which Collect makes the uuid. The pick
+    and the new uuid are Collect-only helpers under ``collect/``, which submissions drop;
+    ``household_id`` is calculated from them, so the contract's field is what arrives. Picking a
+    known household fills in its address (which stays editable)."""
+    pick = f"/{ROOT}/{UI}/household"
+    new_id = f"/{ROOT}/{UI}/new_household_id"
+    known = f"instance('{households.INSTANCE}')/root/item[name = {pick}]"
+    return [
+        _Question(
+            f"{UI}/household",
+            f.label,
+            "string",
+            control="select1",
+            required=f.required,
+            hint=PICK_HINT,
+            itemset=(
+                f"instance('{households.INSTANCE}')/root/item"
+                f"[org_unit = /{ROOT}/org_unit or name = '{households.NEW}']",
+                "name",
+                "label",
+            ),
+            appearance="autocomplete",
+            on_change=(
+                (
+                    f"/{ROOT}/household_address",
+                    f"if({pick} = '{households.NEW}', /{ROOT}/household_address, {known}/address)",
+                ),
+            ),
+        ),
+        _Question(f"{UI}/new_household_id", None, "string", control=None, calculate="once(uuid())"),
+        _Question(
+            f.name,
+            None,
+            "string",
+            control=None,
+            calculate=f"if({pick} = '{households.NEW}', {new_id}, {pick})",
+        ),
+    ]
+
+
+def _gift_warning() -> _Question:
+    """A note, shown when the picked household already has a gift of this kind in this round
+    (the households file lists them): saving stays possible, as the server flags a suspected
+    double delivery and does not refuse one."""
+    given = f"instance('{households.INSTANCE}')/root/item[name = /{ROOT}/{UI}/household]/gifts"
+    key = f"concat('{households.SEP}', /{ROOT}/gift_kind, ':', /{ROOT}/round, '{households.SEP}')"
+    return _Question(
+        f"{UI}/already_given",
+        ALREADY_GIVEN,
+        "string",
+        readonly=True,
+        relevant=f"contains({given}, {key})",
+    )
 
 
 def _appearance(f: FieldDef) -> str | None:
@@ -354,8 +451,9 @@ def _vi(number: int) -> str:
 
 
 def _render(form: FormDef, questions: list[_Question], version: str) -> bytes:
-    """The document, in the order pyxform writes one: itext, the primary instance, one
-    secondary instance per list of choices, the binds; then the body's controls."""
+    """The document, in the order pyxform writes one: itext, the primary instance, the
+    secondary instances (one per list of choices, and the households file), the binds; then
+    the body's controls in the questions' order."""
     html = ET.Element("h:html", NAMESPACES)
     head = ET.SubElement(html, "h:head")
     _leaf(head, "h:title", form.label.vi)
@@ -383,40 +481,46 @@ def _render(form: FormDef, questions: list[_Question], version: str) -> bytes:
     secondary: list[ET.Element] = []
     binds: list[dict[str, str]] = []
     body = ET.Element("h:body")
+    helpers = ET.Element(UI)  # placed after start and end, if it has any child
     for q in questions:
         path = f"/{ROOT}/{q.name}"
-        _leaf(instance, q.name, q.default)
-        bind = {"nodeset": path, "type": q.type}
-        if q.required:
-            bind["required"] = "true()"
-            bind["jr:requiredMsg"] = itext_ref(f"{path}:requiredMsg", REQUIRED_MSG)
-        if q.constraint:
-            assert q.constraint_msg is not None
-            bind["constraint"] = q.constraint
-            bind["jr:constraintMsg"] = itext_ref(f"{path}:constraintMsg", q.constraint_msg)
-        binds.append(bind)
+        group, _, name = q.name.rpartition("/")
+        _leaf(helpers if group else instance, name, q.default)
+        binds.append(_bind(q, path, itext_ref))
+        if q.control is None:
+            continue
         control = ET.SubElement(
-            body,
-            "select1" if q.items is not None else "input",
-            {"ref": path, **({"appearance": q.appearance} if q.appearance else {})},
+            body, q.control, {"ref": path, **({"appearance": q.appearance} if q.appearance else {})}
         )
+        assert q.label is not None, q.name
         ET.SubElement(control, "label", {"ref": itext_ref(f"{path}:label", q.label)})
         if q.hint is not None:
             ET.SubElement(control, "hint", {"ref": itext_ref(f"{path}:hint", q.hint)})
         if q.items is not None:
             # The choices as a secondary instance of their own, as pyxform writes them.
-            choices = ET.Element("instance", {"id": q.name})
+            choices = ET.Element("instance", {"id": name})
             root = ET.SubElement(choices, "root")
             for index, (value, label) in enumerate(q.items):
                 item = ET.SubElement(root, "item")
-                _leaf(item, "itextId", text(f"{q.name}-{index}", label))
+                _leaf(item, "itextId", text(f"{name}-{index}", label))
                 _leaf(item, "name", value)
             secondary.append(choices)
             itemset = ET.SubElement(
-                control, "itemset", {"nodeset": f"instance('{q.name}')/root/item"}
+                control, "itemset", {"nodeset": f"instance('{name}')/root/item"}
             )
             ET.SubElement(itemset, "value", {"ref": "name"})
             ET.SubElement(itemset, "label", {"ref": "jr:itext(itextId)"})
+        elif q.itemset is not None:
+            nodeset, value_ref, label_ref = q.itemset
+            itemset = ET.SubElement(control, "itemset", {"nodeset": nodeset})
+            ET.SubElement(itemset, "value", {"ref": value_ref})
+            ET.SubElement(itemset, "label", {"ref": label_ref})
+        for ref, value in q.on_change:
+            attrs = {"event": "xforms-value-changed", "ref": ref, "value": value}
+            ET.SubElement(control, "setvalue", attrs)
+    if any(q.itemset is not None for q in questions):
+        source = f"jr://file-csv/{households.FILE}"
+        secondary.insert(0, ET.Element("instance", {"id": households.INSTANCE, "src": source}))
     for moment in ("start", "end"):
         _leaf(instance, moment, None)
         binds.append(
@@ -427,6 +531,8 @@ def _render(form: FormDef, questions: list[_Question], version: str) -> bytes:
                 "jr:preloadParams": moment,
             }
         )
+    if len(helpers):
+        instance.append(helpers)
     _leaf(ET.SubElement(instance, "meta"), "instanceID", None)
     binds.append(
         {
@@ -441,6 +547,24 @@ def _render(form: FormDef, questions: list[_Question], version: str) -> bytes:
         ET.SubElement(model, "bind", bind)
     html.append(body)
     return _serialize(html)
+
+
+def _bind(q: _Question, path: str, itext_ref) -> dict[str, str]:
+    bind = {"nodeset": path, "type": q.type}
+    if q.required:
+        bind["required"] = "true()"
+        bind["jr:requiredMsg"] = itext_ref(f"{path}:requiredMsg", REQUIRED_MSG)
+    if q.constraint:
+        assert q.constraint_msg is not None
+        bind["constraint"] = q.constraint
+        bind["jr:constraintMsg"] = itext_ref(f"{path}:constraintMsg", q.constraint_msg)
+    if q.relevant:
+        bind["relevant"] = q.relevant
+    if q.readonly:
+        bind["readonly"] = "true()"
+    if q.calculate:
+        bind["calculate"] = q.calculate
+    return bind
 
 
 def _leaf(parent: ET.Element, tag: str, text: str | None) -> ET.Element:

@@ -143,7 +143,9 @@ def fill(
             "version": template.get("version"),
         },
     )
-    unknown = set(answers) - {c.tag.removeprefix(XF) for c in template}
+    known = {c.tag.removeprefix(XF) for c in template}
+    known |= {f"{c.tag.removeprefix(XF)}/{sub.tag.removeprefix(XF)}" for c in template for sub in c}
+    unknown = set(answers) - known
     assert not unknown, unknown
     for child in template:
         tag = child.tag.removeprefix(XF)
@@ -156,6 +158,10 @@ def fill(
             node.text = start
         elif tag == "end":
             node.text = end
+        elif len(child):  # a group: its children answered as "group/child"
+            for sub in child:
+                name = sub.tag.removeprefix(XF)
+                ET.SubElement(node, name).text = answers.get(f"{tag}/{name}", sub.text)
         else:
             node.text = answers.get(tag, child.text)
     return b"<?xml version='1.0' ?>" + ET.tostring(root, encoding="utf-8", xml_declaration=False)

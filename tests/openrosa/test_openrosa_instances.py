@@ -34,6 +34,7 @@ from sync.openrosa.instances import (
     push_items,
 )
 from sync.openrosa.xforms import xform
+from sync.openrosa.xmlchars import NOT_XML
 
 ID = "2f1c6a2e-7c1b-4b8e-9a35-6f0f5b7d2c10"
 OLD = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -167,7 +168,7 @@ def test_oversized_is_refused_before_parsing():
     started = time.monotonic()
     error = error_of(big)
     assert error.field == "xml" and "10 MiB" in error.message
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2  # no parse: the length alone
     # Just under the cap parses, up to the answer that is longer than any can be.
     at_cap = filled(answers={"note": None})
     pad = MAX_XML_BYTES - len(at_cap) + len(b"<note />") - len(b"<note></note>")
@@ -176,7 +177,7 @@ def test_oversized_is_refused_before_parsing():
     started = time.monotonic()
     error = error_of(at_cap)
     assert error.field == "note" and str(MAX_ANSWER_CHARS) in error.message
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 3  # generous: CI shares two cores
     # An answer too long for its field, but not absurdly so, is the push path's to refuse.
     (verdict,) = validate_like_the_pipeline(
         push_items(parse_instance(filled(answers={"note": "a" * MAX_ANSWER_CHARS})))
@@ -188,7 +189,7 @@ def test_the_bombs_are_refused_quickly():
     for xml in (BILLION_LAUGHS, XXE, PARAMETER_ENTITY, body("<x/>" * 200_000)):
         started = time.monotonic()
         assert error_of(xml).field == "xml"
-        assert time.monotonic() - started < 1
+        assert time.monotonic() - started < 3  # generous: CI shares two cores
 
 
 def test_what_the_clients_vary_in_is_read_alike():
@@ -348,8 +349,6 @@ def test_any_answers_are_read_or_refused_and_never_crash_the_push_path(form, dat
 
 
 def _xml_text(value: str) -> bool:
-    from sync.openrosa.xforms import NOT_XML
-
     return not NOT_XML.search(value)
 
 

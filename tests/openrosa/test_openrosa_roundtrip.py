@@ -20,7 +20,8 @@ from openrosa_kit import XForm, case_id, evaluate, fill, java_double
 from sync.forms.definitions import FieldDef
 from sync.forms.schemas import validate_submission
 from sync.openrosa.instances import InstanceError, parse_instance, push_items
-from sync.openrosa.xforms import NOT_XML, XFORMS, Choices, xform
+from sync.openrosa.xforms import XFORMS, Choices, xform
+from sync.openrosa.xmlchars import NOT_XML
 from sync.push import pipeline
 
 CHOICES = Choices(

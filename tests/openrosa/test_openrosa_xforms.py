@@ -118,7 +118,9 @@ def test_fields_languages_and_choices_come_from_the_definitions(form, set_name):
         bind = binds[f"/data/{f.name}"]
         assert (bind.get("required") == "true()") == f.required, f.name
         assert doc.label(f.name) == {"Tiếng Việt (vi)": f.label.vi, "English (en)": f.label.en}
-        if f.hint:
+        if f.type == "uuid":
+            assert doc.label(f.name, "hint")["English (en)"] == xforms.UUID_HINT.en
+        elif f.hint:
             assert doc.label(f.name, "hint")["English (en)"] == f.hint.en
         if f.choices:
             assert doc.choices(f.name) == [
@@ -175,6 +177,14 @@ def test_names_with_markup_survive_as_text():
     }
     wards = dict((code, labels["Tiếng Việt (vi)"]) for code, labels in doc.choices("org_unit"))
     assert wards == {"W3": "W3", "w-1": 'Xã Ea H\'Leo & "Krông"', "w.2": "   "}
+
+
+def test_a_place_without_a_name_is_shown_by_its_code():
+    doc = XForm.parse(
+        xform(definition("gift"), Choices([("c1", None)], [("w1", ""), ("w2", None)]))
+    )
+    assert [labels["English (en)"] for _, labels in doc.choices("org_unit")] == ["w1", "w2"]
+    assert [labels["Tiếng Việt (vi)"] for _, labels in doc.choices("campaign")] == ["c1"]
 
 
 def test_vietnamese_is_written_as_utf8_and_normalised_as_given():
