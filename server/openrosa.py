@@ -33,7 +33,7 @@ from flask_babel import force_locale, gettext
 
 from sync.accounts import openrosa_devices
 from sync.accounts.scope import Scope
-from sync.openrosa import instances, xforms
+from sync.openrosa import edits, instances, xforms
 from sync.push import pipeline, state
 
 from . import db, localise, transport
@@ -161,7 +161,9 @@ def _xml_part() -> bytes:
 def _store(instance: instances.Instance):
     principal = g.principal
     device = state.DeviceContext(principal.device_id, principal.user_id, principal.scope)
-    items = instances.push_items(instance)
+    # An edit that moved a gift or help to another ward files its void where the replaced
+    # event lies (a void already stored first, so a resend is the same).
+    items = instances.push_items(instance, edits.void_place(db.session(), instance))
     outcome = pipeline.push(
         db.session(), device, items, citizen_key=current_app.config["CITIZEN_ID_KEY"]
     )

@@ -436,3 +436,28 @@ def test_an_instance_as_enketo_writes_it(client, world, collect, session):
     assert answer.status_code == 201, answer.data
     assert stored(session, sid).device_id == collect.device_id
     assert totals(client, world)["gift_value_vnd"] == 300000
+
+
+def test_an_edit_that_moves_a_gift_to_another_ward(client, world, session):
+    """The volunteer picked the wrong ward: the edit voids the gift where it lay and adds the
+    new one in the ward it names; a resend changes nothing."""
+    from sync.accounts import users
+
+    users.create(session, "vol-c1", "volunteer", ["C1"])
+    session.commit()
+    device = make_device(client, world, lead="lead-c1", volunteer="vol-c1", units=("C1",))
+    first = new_id()
+    assert (
+        submit(
+            client, device, instance(client, device, "gift", GIFT, instance_id=first)
+        ).status_code
+        == 201
+    )
+    moved = instance(client, device, "gift", {**GIFT, "org_unit": "W2"}, deprecated_id=first)
+    for _ in range(2):
+        answer = submit(client, device, moved)
+        assert answer.status_code == 201, message(answer)
+    assert totals(client, world, "W1")["gifts_delivered"] == 0
+    assert totals(client, world, "W2")["gifts_delivered"] == 1
+    assert stored(session, first).voided
+    assert verify(session) == []
