@@ -5,7 +5,9 @@ sends no bearer token, and keeps one server URL per project. Under it:
 
 - ``GET formList``: the OpenRosa form list, one XForm per built-in form, with the device's
   campaigns and wards as choices (``sync.openrosa.xforms``);
-- ``GET forms/<form_id>``: one XForm;
+- ``GET forms/<form_id>``: one XForm; ``GET forms/<form_id>/manifest`` its media, the
+  device's households (``GET forms/<form_id>/media/households.csv``), from which Collect picks
+  a household offline, fills in its address and warns before a second gift;
 - ``HEAD submission``: 204 with ``X-OpenRosa-Accept-Content-Length`` (what Collect asks first);
 - ``POST submission``: the multipart body, its ``xml_submission_file`` part parsed by
   ``sync.openrosa.instances`` into the items of a push, which go through ``sync.push.pipeline``
@@ -33,7 +35,7 @@ from flask_babel import force_locale, gettext
 
 from sync.accounts import openrosa_devices
 from sync.accounts.scope import Scope
-from sync.openrosa import edits, instances, xforms
+from sync.openrosa import edits, households, instances, xforms
 from sync.push import pipeline, state
 
 from . import db, localise, transport
@@ -83,12 +85,27 @@ def _authenticate() -> None:
 
 
 def _choices() -> xforms.Choices | None:
-    """The device's campaigns and wards; None when it has none of either (no form to fill)."""
+    """The device's campaigns and wards, and households picked from the manifest's file;
+    None when it has no campaign or no ward (no form to fill)."""
     campaigns, wards = openrosa_devices.choices(db.session(), g.principal.scope)
     db.session().commit()  # a read: end it, so SQLite's writer is never kept waiting
     if not campaigns or not wards:
         return None
-    return xforms.Choices(campaigns=campaigns, wards=wards)
+    return xforms.Choices(campaigns=campaigns, wards=wards, households=True)
+
+
+def _known_form(form_id: str):
+    known = {f.form: f for f in xforms.XFORMS}
+    choices = _choices()
+    if form_id not in known or choices is None:
+        raise ApiError(404, f"No form '{form_id}' for this device.")
+    return known[form_id], choices
+
+
+def _households_file() -> bytes:
+    rows = households.rows_for(db.session(), g.principal.scope)
+    db.session().commit()
+    return households.households_csv(rows)
 
 
 # --- forms ----------------------------------------------------------------------------------
@@ -111,6 +128,7 @@ def form_list():
                 version=offered.version,
                 hash=offered.hash,
                 download_url=url_for("openrosa.form", form_id=form.form, _external=True),
+                manifest_url=url_for("openrosa.manifest", form_id=form.form, _external=True),
             )
         )
     return _xml(xforms.form_list(entries))
@@ -119,11 +137,33 @@ def form_list():
 @bp.get("/forms/<form_id>")
 def form(form_id: str):
     """One XForm, as the form list's ``downloadUrl`` names it."""
-    known = {f.form: f for f in xforms.XFORMS}
-    choices = _choices()
-    if form_id not in known or choices is None:
-        raise ApiError(404, f"No form '{form_id}' for this device.")
-    return _xml(xforms.xform(known[form_id], choices))
+    form, choices = _known_form(form_id)
+    return _xml(xforms.xform(form, choices))
+
+
+@bp.get("/forms/<form_id>/manifest")
+def manifest(form_id: str):
+    """The form's media: the device's households (``households.csv``), so that Collect picks
+    a household by its address offline and warns before a second gift of a kind in a round.
+    Its hash changes when the households or their gifts do; the form's own hash does not."""
+    _known_form(form_id)
+    media = xforms.MediaFile(
+        filename=households.FILE,
+        hash=xforms.form_hash(_households_file()),
+        download_url=url_for(
+            "openrosa.media", form_id=form_id, filename=households.FILE, _external=True
+        ),
+    )
+    return _xml(xforms.manifest([media]))
+
+
+@bp.get("/forms/<form_id>/media/<filename>")
+def media(form_id: str, filename: str):
+    """A media file the manifest lists (only ``households.csv``)."""
+    _known_form(form_id)
+    if filename != households.FILE:
+        raise ApiError(404, f"No file '{filename}' for this form.")
+    return Response(_households_file(), content_type="text/csv; charset=utf-8")
 
 
 # --- submissions ----------------------------------------------------------------------------

@@ -331,3 +331,10 @@ def check_collect_submission(estate, response, caller, variant):
     sid = estate.collect_sent
     row = estate.scalar("SELECT device_id FROM submissions WHERE id = :i", i=sid)
     assert row == estate.collect_device and "<OpenRosaResponse" in _xml(response)
+
+
+def check_households_file(estate, response, caller, variant):
+    """The W1 device's households: W1's (from the estate's forms), none of W2's or W3's."""
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert {r["org_unit"] for r in rows[1:]} == {"W1"}, rows
+    assert rows[0]["name"] == "new"

@@ -142,11 +142,14 @@ PAGE_FORMS = {
 }
 # ODK Collect's routes: their input (the key, the form id, the multipart body and the XML in
 # it) has its bad-input cases in tests/openrosa_server (test_submissions.py: hostile and
-# broken XML and multipart, sizes; test_devices.py: keys of every wrong shape), answered as
+# broken XML and multipart, sizes; test_devices.py: keys of every wrong shape;
+# test_households.py: unknown forms and files), answered as
 # OpenRosaResponse XML rather than problem+json.
 OPENROSA = {
     ("GET", "/openrosa/key/<key>/formList"),
     ("GET", "/openrosa/key/<key>/forms/<form_id>"),
+    ("GET", "/openrosa/key/<key>/forms/<form_id>/manifest"),
+    ("GET", "/openrosa/key/<key>/forms/<form_id>/media/<filename>"),
     ("POST", "/openrosa/key/<key>/submission"),
 }
 

@@ -21,6 +21,7 @@ from matrix_routes import (
     check_export_rows,
     check_follow_ups,
     check_form_list,
+    check_households_file,
     check_key,
     check_key_revoked,
     check_openrosa_device,
@@ -304,6 +305,18 @@ MATRIX: dict[tuple[str, str], Route] = {
         collect_may(),
         call=lambda e, c, v: {"path": collect(e, c, "/forms/gift")},
         check=check_xform,
+        openrosa=True,
+    ),
+    ("GET", "/openrosa/key/<key>/forms/<form_id>/manifest"): Route(
+        collect_may(),
+        call=lambda e, c, v: {"path": collect(e, c, "/forms/gift/manifest")},
+        check=lambda e, r, c, v: b"<filename>households.csv</filename>" in r.data,
+        openrosa=True,
+    ),
+    ("GET", "/openrosa/key/<key>/forms/<form_id>/media/<filename>"): Route(
+        collect_may(),
+        call=lambda e, c, v: {"path": collect(e, c, "/forms/gift/media/households.csv")},
+        check=check_households_file,
         openrosa=True,
     ),
     ("POST", "/openrosa/key/<key>/submission"): Route(

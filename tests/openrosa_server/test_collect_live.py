@@ -5,6 +5,7 @@ of a chunked multipart body on the same keep-alive connection. Also: a chunked b
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import socket
 import uuid
@@ -79,11 +80,25 @@ def test_collect_fetches_its_forms_and_sends_one(collect, live_server, session, 
     assert url == collect.server_url + "/forms/gift"
     xform = requests.get(url, headers=COLLECT_HEADERS, timeout=30)
     assert xform.status_code == 200 and xform.headers["X-OpenRosa-Version"] == "1.0"
-    import hashlib
-
     assert (
         forms["gift"].find(f"{FORMS_NS}hash").text
         == "md5:" + hashlib.md5(xform.content, usedforsecurity=False).hexdigest()
+    )
+    # The form's media, as Collect fetches them: the manifest, then each file it lists.
+    manifest = requests.get(
+        forms["gift"].find(f"{FORMS_NS}manifestUrl").text, headers=COLLECT_HEADERS, timeout=30
+    )
+    assert manifest.status_code == 200 and manifest.headers["X-OpenRosa-Version"] == "1.0"
+    ns = "{http://openrosa.org/xforms/xformsManifest}"
+    [media] = defused.fromstring(manifest.content)
+    assert media.find(f"{ns}filename").text == "households.csv"
+    csv_file = requests.get(
+        media.find(f"{ns}downloadUrl").text, headers=COLLECT_HEADERS, timeout=30
+    )
+    assert csv_file.status_code == 200 and csv_file.content.startswith(b"name,label,")
+    assert (
+        media.find(f"{ns}hash").text
+        == "md5:" + hashlib.md5(csv_file.content, usedforsecurity=False).hexdigest()
     )
     sid = str(uuid.uuid4())
     xml = fill(
