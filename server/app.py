@@ -6,7 +6,19 @@ from typing import Any
 
 from flask import Flask
 
-from . import api_docs, app_shell, config, db, errors, gate, openapi, throttle, transport, web
+from . import (
+    api_docs,
+    app_shell,
+    config,
+    db,
+    errors,
+    gate,
+    openapi,
+    openrosa,
+    throttle,
+    transport,
+    web,
+)
 from .api import (
     api_keys,
     campaigns,
@@ -67,6 +79,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api_docs.init_app(app)
     web.init_app(app)
     app_shell.init_app(app)
+    openrosa.init_app(app)
     # After Api(): flask-smorest registers its own error handler, which ours replaces.
     errors.init_app(app)
     return app

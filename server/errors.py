@@ -14,6 +14,8 @@ from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 from sync.errors import DomainError
 from sync.forms.flatten import flatten
 
+from .redact import redact
+
 log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
@@ -142,7 +144,7 @@ def database_unavailable(exc: BaseException) -> bool:
 def handle_database_error(exc: Exception) -> Response:
     if not database_unavailable(exc):
         return handle_unexpected(exc)
-    log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+    log.warning("database unavailable on %s %s: %s", request.method, redact(request.path), exc)
     headers = {"Retry-After": DATABASE_RETRY_AFTER}
     if request.blueprint == "web":
         from flask_babel import gettext
@@ -157,7 +159,7 @@ def handle_database_error(exc: Exception) -> Response:
 
 
 def handle_unexpected(exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s %s", request.method, redact(request.path))
     return problem(500, "An internal error occurred; it has been logged.")
 
 

@@ -22,6 +22,8 @@ limit_request_line = 8190
 limit_request_fields = 100
 accesslog = "-"
 errorlog = "-"
+# An OpenRosa device's key is in its URL: every log line shows it as [redacted].
+logger_class = "server.redact.RedactingLogger"
 forwarded_allow_ips = os.environ.get("WARDSYNC_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 

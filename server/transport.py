@@ -24,6 +24,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from http import HTTPStatus
 
 from flask import Flask
@@ -49,49 +50,71 @@ def close_connection() -> None:
         req.must_close = True
 
 
-class BodyReader:
-    """WSGI middleware: the request body, read whole within ``max_bytes``."""
+Refuse = Callable[[Callable, int, str], list[bytes]]
 
-    def __init__(self, app: Callable, max_bytes: int):
+
+@dataclass(frozen=True)
+class PathLimit:
+    """Another limit for the paths under ``prefix``, and how a refusal there is worded (the
+    OpenRosa routes take 10 MiB and answer in XML, ``server.openrosa``)."""
+
+    prefix: str
+    max_bytes: int
+    refuse: Refuse
+
+
+class BodyReader:
+    """WSGI middleware: the request body, read whole within ``max_bytes`` (or the limit of the
+    first of ``limits`` whose prefix the path starts with; the list may grow after start-up)."""
+
+    def __init__(self, app: Callable, max_bytes: int, limits: list[PathLimit] | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        self.limits = limits if limits is not None else []
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         declared_text = environ.get("CONTENT_LENGTH") or ""
         if not chunked and not declared_text:
             return self.app(environ, start_response)
+        max_bytes, answer = self.max_bytes, refuse
+        path = environ.get("PATH_INFO") or ""
+        for limit in self.limits:
+            if path.startswith(limit.prefix):
+                max_bytes, answer = limit.max_bytes, limit.refuse
+                break
         stream = environ["wsgi.input"]
         declared = None
         if not chunked:
             if not declared_text.isdigit():
-                return refuse(start_response, 400, "The Content-Length header is not a number.")
+                return answer(start_response, 400, "The Content-Length header is not a number.")
             declared = int(declared_text)
-            if declared > self.max_bytes:
+            if declared > max_bytes:
                 _drain(stream, declared)
-                return refuse(start_response, 413, self._too_large())
+                return answer(start_response, 413, _too_large(max_bytes))
         try:
-            body = _read(stream, self.max_bytes + 1 if declared is None else declared)
+            body = _read(stream, max_bytes + 1 if declared is None else declared)
         except Exception:  # noqa: BLE001 - whatever the server's reader raises: unreadable
-            return refuse(
+            return answer(
                 start_response,
                 400,
                 "The request body could not be read (malformed chunked encoding, or the "
                 "connection was cut).",
             )
-        if len(body) > self.max_bytes:
+        if len(body) > max_bytes:
             _drain(stream, None)
-            return refuse(start_response, 413, self._too_large())
+            return answer(start_response, 413, _too_large(max_bytes))
         if declared is not None and len(body) < declared:
-            return refuse(start_response, 400, "The request body ended before its Content-Length.")
+            return answer(start_response, 400, "The request body ended before its Content-Length.")
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         environ["wsgi.input_terminated"] = True
         return self.app(environ, start_response)
 
-    def _too_large(self) -> str:
-        return f"The request body is over the limit of {self.max_bytes // (1024 * 1024)} MiB."
+
+def _too_large(max_bytes: int) -> str:
+    return f"The request body is over the limit of {max_bytes // (1024 * 1024)} MiB."
 
 
 def _read(stream, limit: int) -> bytes:
@@ -121,7 +144,6 @@ def _drain(stream, declared: int | None) -> None:
 
 def refuse(start_response: Callable, status: int, detail: str) -> list[bytes]:
     """A problem+json answer given before the app ran; the connection closes after it."""
-    close_connection()
     body = json.dumps(
         {
             "type": "about:blank",
@@ -130,19 +152,25 @@ def refuse(start_response: Callable, status: int, detail: str) -> list[bytes]:
             "detail": detail,
         }
     ).encode()
+    return refuse_with(start_response, status, body, [("Content-Type", "application/problem+json")])
+
+
+def refuse_with(
+    start_response: Callable, status: int, body: bytes, headers: list[tuple[str, str]]
+) -> list[bytes]:
+    """An answer given before the app ran, in whatever form the caller wrote it; the
+    connection closes after it."""
+    close_connection()
     start_response(
         f"{status} {HTTPStatus(status).phrase}",
-        [
-            ("Content-Type", "application/problem+json"),
-            ("Content-Length", str(len(body))),
-            ("Connection", "close"),
-        ],
+        [*headers, ("Content-Length", str(len(body))), ("Connection", "close")],
     )
     return [body]
 
 
 def init_app(app: Flask) -> None:
-    app.wsgi_app = BodyReader(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
+    limits: list[PathLimit] = app.extensions.setdefault("wardsync.body_limits", [])
+    app.wsgi_app = BodyReader(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"], limits)
     proxies = app.config.get("PROXY_COUNT", 0)
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)

@@ -6,10 +6,10 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from sync.accounts import devices
-from sync.forms.fields import Name
+from sync.accounts import devices, openrosa_devices
+from sync.forms.fields import Code, Name, Text
 
-from .. import db, throttle
+from .. import db, openrosa, throttle
 from ..auth import refresh
 from ..auth.principal import current, requires, unauthorized
 from ..auth.views import TokenPair, token_pair
@@ -32,6 +32,16 @@ class EnrollOut(TokenPair):
 class DeviceOut(Schema):
     device_id = fields.String(attribute="id", required=True)
     name = fields.String(required=True)
+    kind = fields.Function(
+        lambda d: "openrosa" if d.openrosa_key_hash else "app",
+        required=True,
+        metadata={
+            "type": "string",
+            "enum": ["app", "openrosa"],
+            "description": "app: enrolled with a code (the phone app, the Python client); "
+            "openrosa: ODK Collect or Enketo, with the key in its server URL.",
+        },
+    )
     volunteer = fields.Function(
         lambda d: d.user_id,
         required=True,
@@ -45,6 +55,31 @@ class DeviceOut(Schema):
     created_at = fields.AwareDateTime(required=True)
     revoked_at = fields.AwareDateTime(
         required=True, allow_none=True, metadata={"description": "null while the device works."}
+    )
+
+
+class OpenRosaDeviceIn(Schema):
+    volunteer = Text(required=True, max_length=64)
+    org_units = fields.List(Code(), required=True, validate=validate.Length(min=1, max=100))
+    name = Name(required=True)
+
+
+class OpenRosaDeviceOut(Schema):
+    device_id = fields.String(required=True)
+    server_url = fields.String(
+        required=True,
+        metadata={
+            "description": "<server>/openrosa/key/<key>: the key is the device's credential, "
+            "shown this once (only its hash is kept)."
+        },
+    )
+    collect_settings = fields.String(
+        required=True,
+        metadata={
+            "description": "ODK Collect's settings JSON (server_url, form_update_mode "
+            "match_exactly, autosend wifi_and_cellular, the project's name), zlib-compressed "
+            "and base64-encoded: what Collect's settings QR code holds."
+        },
     )
 
 
@@ -118,6 +153,34 @@ def _enroll(code: str, name: str) -> dict | None:
             session, device.family_id, device.user_id, config["REFRESH_TOKEN_TTL"]
         )
     return {"device_id": device.id, **token_pair(rotation, device.id)}
+
+
+@blp.route("/openrosa", methods=["POST"])
+@requires("admin", "lead")
+@blp.arguments(OpenRosaDeviceIn)
+@blp.response(201, OpenRosaDeviceOut)
+@problems(_403="The org units lie outside your scope.")
+@transaction
+def create_openrosa(body):
+    """A device for ODK Collect or Enketo: its server URL holds its key, shown this once.
+
+    The org units must lie within the volunteer's own scope and the caller's, as for an
+    enrolment code. ``DELETE /api/v1/devices/<device_id>`` revokes it: the next request with
+    its key is refused.
+    """
+    device, key = openrosa_devices.create(
+        db.session(), current().user, body["volunteer"], body["org_units"], body["name"]
+    )
+    return openrosa_device_answer(device.id, key, body["name"])
+
+
+def openrosa_device_answer(device_id: str, key: str, name: str) -> dict:
+    url = openrosa.server_url(key)
+    return {
+        "device_id": device_id,
+        "server_url": url,
+        "collect_settings": openrosa.collect_settings(url, f"wardsync: {name}"),
+    }
 
 
 @blp.route("", methods=["GET"])

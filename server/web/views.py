@@ -22,10 +22,11 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from sync.accounts import devices, users
+from sync.accounts import devices, openrosa_devices, users
 from sync.accounts.scope import Scope
 from sync.admin import campaigns, orgunits
 from sync.errors import DomainError, Invalid
+from sync.forms.fields import Name
 from sync.forms.flatten import flatten
 from sync.forms.schemas import STATUSES, CorrectionValues
 from sync.models import ActivationRecord, Campaign, OrgUnit, TokenFamily, User
@@ -35,6 +36,7 @@ from sync.review import decisions, queue
 from sync.rules.activations import status_of, visible_fields
 
 from .. import db, throttle
+from ..api.devices import openrosa_device_answer
 from ..auth import refresh
 from ..errors import ApiError
 from ..transaction import transaction
@@ -302,7 +304,7 @@ def device_list():
     return _devices_page()
 
 
-def _devices_page(code: dict | None = None):
+def _devices_page(code: dict | None = None, collect: dict | None = None):
     session_ = db.session()
     scope: Scope = g.web_scope
     listed = devices.list_in_scope(session_, scope)
@@ -326,6 +328,8 @@ def _devices_page(code: dict | None = None):
         code=code,
         link=_enrol_link(code["code"]) if code else None,
         qr=qr_svg(_enrol_link(code["code"])) if code else None,
+        collect=collect,
+        collect_qr=qr_svg(collect["collect_settings"]) if collect else None,
     )
 
 
@@ -356,3 +360,21 @@ def create_code():
     )
     # Shown once, in this response only: the code is a credential.
     return _devices_page({"code": code, "expires_at": expires_at})
+
+
+@bp.post("/devices/openrosa")
+@page("admin", "lead")
+@transaction(refused=lambda exc: _refused(exc, "web.device_list"))
+def create_openrosa_device():
+    units = request.form.getlist("org_units")
+    if not units:
+        raise Invalid.field("org_units", "Choose at least one org unit.")
+    try:  # the API's own rule for a device's name
+        name = Name(required=True).deserialize(request.form.get("name", ""))
+    except ValidationError as exc:
+        raise Invalid.field("name", " ".join(exc.messages)) from exc
+    device, key = openrosa_devices.create(
+        db.session(), g.web_user, request.form.get("volunteer", ""), units, name
+    )
+    # Shown once, in this response only: the server URL holds the device's key.
+    return _devices_page(collect=openrosa_device_answer(device.id, key, name))

@@ -37,15 +37,7 @@ def create_code(
 
     The units must lie within the volunteer's own scope and the caller's.
     """
-    volunteer = users.get(session, volunteer_name)
-    if volunteer is None or volunteer.role != "volunteer":
-        raise Invalid.field("volunteer", "No volunteer with this username.")
-    units = orgunits.require_many(session, org_unit_codes)
-    wanted = Scope.of_units(units)
-    if not Scope.of_user(actor).contains(wanted):
-        raise Forbidden("The org units lie outside your scope.")
-    if not Scope.of_user(volunteer).contains(wanted):
-        raise Invalid.field("org_units", "Must lie within the volunteer's own org units.")
+    volunteer, units = scoped_units(session, actor, volunteer_name, org_unit_codes)
     code = secrets.token_urlsafe(16)
     expires_at = utcnow() + ttl
     session.add(
@@ -66,6 +58,23 @@ def create_code(
         org_units=list(org_unit_codes),
     )
     return code, expires_at
+
+
+def scoped_units(
+    session: Session, actor: User, volunteer_name: str, org_unit_codes: list[str]
+) -> tuple[User, list[OrgUnit]]:
+    """The volunteer and the units a new device of theirs is given, checked: the units must
+    lie within the volunteer's own scope and the caller's."""
+    volunteer = users.get(session, volunteer_name)
+    if volunteer is None or volunteer.role != "volunteer":
+        raise Invalid.field("volunteer", "No volunteer with this username.")
+    units = orgunits.require_many(session, org_unit_codes)
+    wanted = Scope.of_units(units)
+    if not Scope.of_user(actor).contains(wanted):
+        raise Forbidden("The org units lie outside your scope.")
+    if not Scope.of_user(volunteer).contains(wanted):
+        raise Invalid.field("org_units", "Must lie within the volunteer's own org units.")
+    return volunteer, units
 
 
 def lock_code(session: Session, code: str) -> EnrollmentCode | None:

@@ -132,7 +132,7 @@ def _households(session: Session, ids: list[str]) -> dict:
         .join(OrgUnit, OrgUnit.id == Household.org_unit_id)
         .where(Household.id.in_(ids))
     )
-    gifts = _gifts(session, ids)
+    gifts = household_gifts(session, ids)
     return {
         h.id: (
             h.version,
@@ -142,7 +142,7 @@ def _households(session: Session, ids: list[str]) -> dict:
     }
 
 
-def _gifts(session: Session, household_ids: list[str]) -> dict[str, list[dict]]:
+def household_gifts(session: Session, household_ids: list[str]) -> dict[str, list[dict]]:
     """Each household's gift groups that are not void: enough for a phone to warn before a
     second delivery of one kind in one round, offline.
 

@@ -12,7 +12,11 @@ from .org import OrgUnit
 
 
 class Device(Base):
-    """A volunteer's phone. Its scope is fixed at enrolment; revoking it ends its token family."""
+    """A volunteer's phone. Its scope is fixed at enrolment; revoking it ends its token family.
+
+    An OpenRosa device (ODK Collect, Enketo) has no refresh tokens: its credential is the key
+    in its server URL, of which only the SHA-256 is kept (``openrosa_key_hash``).
+    """
 
     __tablename__ = "devices"
 
@@ -22,6 +26,7 @@ class Device(Base):
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    openrosa_key_hash: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
 
     org_units: Mapped[list[OrgUnit]] = relationship(secondary="device_org_units", lazy="selectin")
 

@@ -34,6 +34,7 @@ class Route:
     writes: bool = False
     page: bool = False  # a web page: a session cookie, not a bearer token
     refusal_writes: bool = False  # a refused login may be counted (the login throttle)
+    openrosa: bool = False  # ODK Collect's routes: errors are OpenRosaResponse XML
 
 
 def allow(*roles, ok=200, scoped=False, out=403, anonymous=401, refused=403):
@@ -262,3 +263,78 @@ def check_page_code(estate, response, caller, variant):
     _enrols_into(
         estate, re.search(r'<code id="code-text">([^<]+)</code>', _html(response))[1], variant
     )
+
+
+# -- ODK Collect (OpenRosa): the key in the path is the credential --------------------------
+
+
+def collect_key(estate) -> str:
+    """The key of an OpenRosa device of W1's volunteer (made once per estate, by an admin)."""
+    if getattr(estate, "collect_key", None) is None:
+        made = estate.api(
+            "admin",
+            "POST",
+            "/api/v1/devices/openrosa",
+            json={"volunteer": "vol-w1", "org_units": ["W1"], "name": "Collect"},
+        )
+        assert made.status_code == 201, made.get_data(as_text=True)
+        estate.collect_key = made.get_json()["server_url"].rsplit("/", 1)[1]
+        estate.collect_device = made.get_json()["device_id"]
+    return estate.collect_key
+
+
+def collect(estate, caller, path: str) -> str:
+    """The W1 phone's caller uses the Collect device's key; every other caller has none of its
+    own (its bearer token is sent, and ignored) and guesses one."""
+    key = collect_key(estate) if caller == "phone-w1" else "k" * 43
+    return f"/openrosa/key/{key}{path}"
+
+
+def collect_may(ok=200, out=400):
+    def may(caller, variant):
+        if caller != "phone-w1":
+            return 401, False
+        return (ok, True) if variant in (None, "W1") else (out, False)
+
+    return may
+
+
+def _xml(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def check_form_list(estate, response, caller, variant):
+    listed = re.findall(r"<formID>([^<]+)</formID>", _xml(response))
+    assert sorted(listed) == ["activation", "gift", "household_help"]
+
+
+def check_xform(estate, response, caller, variant):
+    body = _xml(response)
+    assert 'id="gift"' in body and ">W1<" in body
+    assert ">W2<" not in body and ">W3<" not in body  # only the device's own ward
+
+
+def check_openrosa_device(estate, response, caller, variant):
+    body = _json(response)
+    url = body["server_url"]
+    answer = estate.client.get(url.removeprefix("http://localhost") + "/forms/gift")
+    assert answer.status_code == 200 and f">{variant}<" in _xml(answer)
+
+
+def check_page_openrosa_device(estate, response, caller, variant):
+    url = re.search(r'<code id="server-url">([^<]+)</code>', _html(response))[1]
+    answer = estate.client.get(url.removeprefix("https://localhost") + "/formList")
+    assert answer.status_code == 200
+
+
+def check_collect_submission(estate, response, caller, variant):
+    sid = estate.collect_sent
+    row = estate.scalar("SELECT device_id FROM submissions WHERE id = :i", i=sid)
+    assert row == estate.collect_device and "<OpenRosaResponse" in _xml(response)
+
+
+def check_households_file(estate, response, caller, variant):
+    """The W1 device's households: W1's (from the estate's forms), none of W2's or W3's."""
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert {r["org_unit"] for r in rows[1:]} == {"W1"}, rows
+    assert rows[0]["name"] == "new"

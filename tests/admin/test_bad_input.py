@@ -15,6 +15,7 @@ ENDPOINTS = {
     "user": ("POST", "/api/v1/users", "admin"),
     "enrollment code": ("POST", "/api/v1/enrollment-codes", "lead-c1"),
     "enroll": ("POST", "/api/v1/devices/enroll", None),
+    "openrosa device": ("POST", "/api/v1/devices/openrosa", "lead-c1"),
     "login": ("POST", "/api/v1/auth/login", None),
     "refresh": ("POST", "/api/v1/auth/refresh", None),
     "push": ("POST", "/api/v1/sync/push", "phone"),

@@ -32,7 +32,8 @@ def _form_post(estate, caller, path, form):
 
 
 @pytest.mark.parametrize(
-    "path", ["/login", "/logout", "/review/1", "/devices/codes", "/devices/x/revoke"]
+    "path",
+    ["/login", "/logout", "/review/1", "/devices/codes", "/devices/openrosa", "/devices/x/revoke"],
 )
 def test_a_form_without_its_csrf_token_is_400_and_writes_nothing(estate, path):
     client = estate.page_client("admin")

@@ -135,7 +135,25 @@ PATH_CASES = [
     ),
 ]
 # Routes whose only input is covered elsewhere: test_bad_input.py (bodies), the pages below.
-PAGE_FORMS = {"/login", "/review/<int:item_id>", "/devices/codes", "/devices/<device_id>/revoke"}
+PAGE_FORMS = {
+    "/login",
+    "/review/<int:item_id>",
+    "/devices/codes",
+    "/devices/openrosa",
+    "/devices/<device_id>/revoke",
+}
+# ODK Collect's routes: their input (the key, the form id, the multipart body and the XML in
+# it) has its bad-input cases in tests/openrosa_server (test_submissions.py: hostile and
+# broken XML and multipart, sizes; test_devices.py: keys of every wrong shape;
+# test_households.py: unknown forms and files), answered as
+# OpenRosaResponse XML rather than problem+json.
+OPENROSA = {
+    ("GET", "/openrosa/key/<key>/formList"),
+    ("GET", "/openrosa/key/<key>/forms/<form_id>"),
+    ("GET", "/openrosa/key/<key>/forms/<form_id>/manifest"),
+    ("GET", "/openrosa/key/<key>/forms/<form_id>/media/<filename>"),
+    ("POST", "/openrosa/key/<key>/submission"),
+}
 
 
 @pytest.fixture
@@ -222,6 +240,7 @@ def test_every_route_with_input_is_covered(app):
     covered |= {("GET", _generic(c[0])) for c in QUERY_CASES}
     covered |= {(c[0], _generic(c[1])) for c in PATH_CASES}
     covered |= {("POST", _generic(p)) for p in PAGE_FORMS}
+    covered |= {(m, _generic(p)) for m, p in OPENROSA}
     missing = set()
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]

@@ -4,6 +4,7 @@ writes nothing. A route without an entry in MATRIX fails ``test_every_route_has_
 
 from __future__ import annotations
 
+import io
 import uuid
 
 import pytest
@@ -14,15 +15,20 @@ from matrix_routes import (
     allow,
     check_children,
     check_code,
+    check_collect_submission,
     check_corrected,
     check_devices,
     check_export_rows,
     check_follow_ups,
+    check_form_list,
+    check_households_file,
     check_key,
     check_key_revoked,
+    check_openrosa_device,
     check_page_code,
     check_page_devices,
     check_page_follow_ups,
+    check_page_openrosa_device,
     check_page_queue,
     check_page_resolved,
     check_page_revoked,
@@ -34,6 +40,9 @@ from matrix_routes import (
     check_queue,
     check_resolved,
     check_revoked,
+    check_xform,
+    collect,
+    collect_may,
     pages,
     public,
 )
@@ -116,6 +125,23 @@ def _page_logins(caller, v):
 
 def _page_logged_out(e, response, caller, v):
     assert response.headers["Location"].endswith("/login")
+
+
+def _collect_submission(e, caller, v):
+    """A gift as ODK Collect sends it: multipart, the instance as xml_submission_file."""
+    e.collect_sent = sid = str(uuid.uuid4())
+    xml = (
+        f'<data id="gift" version="1"><campaign>camp</campaign><org_unit>{v}</org_unit>'
+        f"<household_id>{uuid.uuid5(uuid.NAMESPACE_URL, v)}</household_id>"
+        "<gift_kind>sugar</gift_kind><round>2023-tet</round>"
+        "<start>2023-07-30T10:00:00.000+07:00</start><end>2023-07-30T10:05:00.000+07:00</end>"
+        f"<meta><instanceID>uuid:{sid}</instanceID></meta></data>"
+    ).encode()
+    return {
+        "path": collect(e, caller, "/submission"),
+        "data": {"xml_submission_file": (io.BytesIO(xml), "submission.xml", "text/xml")},
+        "content_type": "multipart/form-data",
+    }
 
 
 def check_receipt(e, response, caller, v):
@@ -267,6 +293,48 @@ MATRIX: dict[tuple[str, str], Route] = {
         allow("device"), call=_push, check=check_push, variants=W, writes=True
     ),
     ("GET", "/api/v1/sync/pull"): Route(allow("device"), check=check_pull),
+    # -- ODK Collect and Enketo (OpenRosa) ------------------------------------------------------
+    ("POST", "/api/v1/devices/openrosa"): Route(
+        allow("admin", "lead", ok=201, scoped=True),
+        call=lambda e, c, v: {
+            "json": {"volunteer": f"vol-{v.lower()}", "org_units": [v], "name": "Collect"}
+        },
+        check=check_openrosa_device,
+        variants=W,
+        writes=True,
+    ),
+    ("GET", "/openrosa/key/<key>/formList"): Route(
+        collect_may(),
+        call=lambda e, c, v: {"path": collect(e, c, "/formList")},
+        check=check_form_list,
+        openrosa=True,
+    ),
+    ("GET", "/openrosa/key/<key>/forms/<form_id>"): Route(
+        collect_may(),
+        call=lambda e, c, v: {"path": collect(e, c, "/forms/gift")},
+        check=check_xform,
+        openrosa=True,
+    ),
+    ("GET", "/openrosa/key/<key>/forms/<form_id>/manifest"): Route(
+        collect_may(),
+        call=lambda e, c, v: {"path": collect(e, c, "/forms/gift/manifest")},
+        check=lambda e, r, c, v: b"<filename>households.csv</filename>" in r.data,
+        openrosa=True,
+    ),
+    ("GET", "/openrosa/key/<key>/forms/<form_id>/media/<filename>"): Route(
+        collect_may(),
+        call=lambda e, c, v: {"path": collect(e, c, "/forms/gift/media/households.csv")},
+        check=check_households_file,
+        openrosa=True,
+    ),
+    ("POST", "/openrosa/key/<key>/submission"): Route(
+        collect_may(ok=201),  # W3: outside the device's ward, refused naming org_unit
+        call=_collect_submission,
+        check=check_collect_submission,
+        variants=W,
+        writes=True,
+        openrosa=True,
+    ),
     # -- progress, review, exports ----------------------------------------------------------
     ("GET", "/api/v1/progress"): Route(
         allow("admin", "hq", "lead", scoped=True),
@@ -366,6 +434,16 @@ MATRIX: dict[tuple[str, str], Route] = {
         page=True,
         writes=True,
     ),
+    ("POST", "/devices/openrosa"): Route(
+        pages("admin", "lead", scoped=True, out=302),
+        call=lambda e, c, v: {
+            "form": {"volunteer": f"vol-{v.lower()}", "org_units": v, "name": "Collect"}
+        },
+        check=check_page_openrosa_device,
+        variants=W,
+        page=True,
+        writes=True,
+    ),
     ("POST", "/devices/codes"): Route(
         pages("admin", "lead", scoped=True, out=302),
         call=lambda e, c, v: {"form": {"volunteer": f"vol-{v.lower()}", "org_units": v}},
@@ -436,7 +514,12 @@ def _one(estate, key, caller, variant) -> None:
     response = send()
     where = (key, caller, variant)
     assert response.status_code == status, (where, response.get_data(as_text=True)[:300])
-    if not route.page and status >= 400:
+    if route.openrosa:  # ODK Collect shows an OpenRosaResponse's message, errors included
+        assert response.headers["X-OpenRosa-Version"] == "1.0", where
+        if status >= 400:
+            assert response.content_type == "text/xml; charset=utf-8", where
+            assert b"<OpenRosaResponse" in response.data, where
+    elif not route.page and status >= 400:
         assert response.content_type == "application/problem+json", where
     if succeeds and route.check:
         assert route.check(estate, response, caller, variant) is not False, where

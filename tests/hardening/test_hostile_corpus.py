@@ -175,6 +175,15 @@ def hostile_server(database, tmp_path_factory):
 
 def check(response: requests.Response, what: str) -> None:
     assert response.status_code < 500, (what, response.status_code, response.text[:300])
+    gunicorn_refused = response.headers.get("Content-Type") == "text/html" and (
+        response.status_code in (400, 414, 431)  # a request line or header gunicorn refuses
+    )
+    if "/openrosa/" in response.url and not gunicorn_refused:  # Collect's: OpenRosa's XML
+        assert response.headers.get("X-OpenRosa-Version") == "1.0", (what, response.status_code)
+        if response.status_code >= 400:
+            assert response.headers["Content-Type"] == "text/xml; charset=utf-8", what
+            assert "<OpenRosaResponse" in response.text, what
+        return
     if response.status_code >= 400:
         assert response.headers["Content-Type"].startswith(
             ("application/problem+json", "text/html")

@@ -46,7 +46,13 @@ def unreachable_url(backend: str, tmp_path: Path) -> str:
 
 
 def concrete(rule) -> str:
-    return re.sub(r"<(?:int:)?([^>]+)>", lambda m: "1" if "int:" in m[0] else "abc", rule.rule)
+    # An OpenRosa key of the right shape, so that it is looked up (one of another shape is
+    # refused without the database).
+    return re.sub(
+        r"<(?:int:)?([^>]+)>",
+        lambda m: "1" if "int:" in m[0] else "k" * 43 if m[1] == "key" else "abc",
+        rule.rule,
+    )
 
 
 def test_every_route_answers_503_when_the_database_is_unreachable(backend, tmp_path, monkeypatch):
