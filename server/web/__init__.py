@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from . import i18n
+from . import i18n, numbers
 from .views import bp
 
 csrf = CSRFProtect()
@@ -19,4 +19,5 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     csrf.init_app(app)
     i18n.init_app(app)
+    numbers.init_app(app)
     app.register_blueprint(bp)

@@ -41,4 +41,6 @@ def init_app(app: Flask) -> None:
     compile_catalogues(target)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(target)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "vi")
+    # Times on the pages are the campaign's: Vietnam's, whatever the server's zone.
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh")
     Babel(app, locale_selector=select_locale)
