@@ -83,10 +83,6 @@ class UnitQuery(Schema):
     format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
 
 
-class FollowUpQuery(UnitQuery):
-    format = fields.String(load_default="csv", validate=validate.OneOf(["csv"]))
-
-
 def _place(query):
     session = db.session()
     campaign = campaigns.require(session, query["campaign"])
@@ -187,12 +183,14 @@ def export_submissions(query):
 
 
 @blp.route("/progress", methods=["GET"])
-@requires(*READERS)
+@requires(*READERS, session=True)
 @blp.arguments(UnitQuery, location="query")
 @files("csv", "xlsx")
 @problems(_404="No campaign or org unit with this code.")
 def export_progress(query):
-    """One row per org unit of the subtree, root included, every metric beside its target."""
+    """One row per org unit of the subtree, root included, every metric beside its target.
+
+    The lead's progress page links here: a logged-in page session will do instead of a token."""
     session, campaign, unit = _place(query)
     rows = summaries.progress_rows(session, campaign, unit)
     header = summaries.progress_columns()
@@ -202,12 +200,16 @@ def export_progress(query):
 
 
 @blp.route("/follow-ups", methods=["GET"])
-@requires(*READERS)
-@blp.arguments(FollowUpQuery, location="query")
-@files("csv")
+@requires(*READERS, session=True)
+@blp.arguments(UnitQuery, location="query")
+@files("csv", "xlsx")
 @problems(_404="No campaign or org unit with this code.")
 def export_follow_ups(query):
-    """The citizens with no smartphone, to visit again when a family member's phone can do."""
+    """The citizens with no smartphone, to visit again when a family member's phone can do.
+
+    The lead's progress page links here: a logged-in page session will do instead of a token."""
     session, campaign, unit = _place(query)
     rows = list(summaries.follow_ups(session, campaign, unit))  # a ward's list: small
+    if query["format"] == "xlsx":
+        return _xlsx([("follow-ups", summaries.FOLLOW_UP_COLUMNS, rows)])
     return Response(formats.csv_lines(summaries.FOLLOW_UP_COLUMNS, rows), mimetype=MIMETYPES["csv"])

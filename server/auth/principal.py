@@ -51,8 +51,23 @@ def bearer_token() -> str:
     return token.strip()
 
 
-def authenticate() -> Principal:
+def page_session() -> Principal | None:
+    """The lead's page session as a caller, when the request carries no bearer token: the user
+    and scope the pages loaded for this request (``server.web.views``), from the database."""
+    if request.headers.get("Authorization"):
+        return None  # a token says who is asking; a cookie beside it changes nothing
+    user = g.get("web_user")
+    if user is None:
+        return None
+    scope = g.web_scope
+    return Principal(user.id, user.role, g.web_family, scope)
+
+
+def authenticate(allow_session: bool = False) -> Principal:
     if "principal" in g:
+        return g.principal
+    if allow_session and (from_page := page_session()) is not None:
+        g.principal = from_page
         return g.principal
     token = bearer_token()
     if token.startswith(api_keys.PREFIX):
@@ -79,17 +94,19 @@ def authenticate() -> Principal:
     return g.principal
 
 
-def requires(*roles: str, device: bool = False) -> Callable:
+def requires(*roles: str, device: bool = False, session: bool = False) -> Callable:
     """Let the view run only for a caller with one of ``roles``.
 
     ``device=True``: only a device's token will do (push and pull); otherwise a device token
     is refused, so a stolen phone cannot reach the administration endpoints.
+    ``session=True``: a logged-in page session will do too, for the downloads the lead's
+    pages link to (GET only: a read a cross-site page cannot see the answer of).
     """
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            principal = authenticate()
+            principal = authenticate(allow_session=session)
             if device and principal.device_id is None:
                 raise ApiError(403, "This endpoint takes a device token.")
             if not device and principal.device_id is not None:

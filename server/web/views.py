@@ -76,6 +76,7 @@ def _load_user() -> None:
         return
     g.web_user = row.User
     g.web_scope = Scope.of_user(row.User)
+    g.web_family = family_id
 
 
 @bp.before_request

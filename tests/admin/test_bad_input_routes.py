@@ -92,7 +92,7 @@ QUERY_CASES = [
     (
         "/api/v1/exports/follow-ups",
         "hq",
-        {"campaign": "camp", "org_unit": "W1", "format": "xlsx"},
+        {"campaign": "camp", "org_unit": "W1", "format": "ndjson"},
         422,
         "format",
     ),

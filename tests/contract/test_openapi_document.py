@@ -223,7 +223,7 @@ def test_exports_document_their_media_types(spec):
     expected = {
         "/api/v1/exports/submissions": {csv, ndjson, xlsx},
         "/api/v1/exports/progress": {csv, xlsx},
-        "/api/v1/exports/follow-ups": {csv},
+        "/api/v1/exports/follow-ups": {csv, xlsx},
     }
     for path, media in expected.items():
         ok = response_of(spec, "get", path, 200)
