@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -12,10 +13,10 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from migrations import api as migrations_api
 from sync.accounts import api_keys, users
-from sync.admin import campaigns
+from sync.admin import campaigns, orgunits
 from sync.admin import demo as demo_data
 from sync.errors import DomainError
-from sync.progress import verify
+from sync.progress import reads, verify
 
 from . import db
 from .app import create_app
@@ -78,18 +79,50 @@ def create_user(username: str, role: str, org_units: tuple[str, ...], password_s
 
 
 @main.command("demo")
+@click.option(
+    "--empty", is_flag=True, help="Only the wards, campaign, targets and users: no forms."
+)
+@click.option(
+    "--seed", type=int, default=demo_data.SEED, show_default=True, help="The month's random seed."
+)
+@click.option(
+    "--wave",
+    type=click.IntRange(1, 300),
+    default=demo_data.WAVE,
+    show_default=True,
+    help="Volunteers a day (about), each with a phone.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, len(demo_data.month.DAYS)),
+    default=None,
+    help="Only the first DAYS of the campaign's ten weekend days.",
+)
 @with_appcontext
-def demo() -> None:
-    """Load the demo campaign (once) and print its credentials."""
+def demo(empty: bool, seed: int, wave: int, days: int | None) -> None:
+    """Load the demo campaign (once) and print its credentials.
+
+    The first run creates Thuận An's wards, the campaign, its targets and users, then pushes a
+    month of the volunteers' weekends through the push path (unless --empty). Later runs keep
+    the data as it is (an interrupted month is finished) and print the credentials again, with
+    fresh enrolment codes.
+    """
+    started = time.perf_counter()
     session = db.session()
     saved = Path(current_app.instance_path) / "demo-credentials.txt"
     if demo_data.is_loaded(session):
         click.echo("The demo is already loaded; its data is kept.")
         if saved.exists():
             click.echo(saved.read_text(), nl=False)
+        if demo_data.wanted(session) is not None and not demo_data.is_complete(session):
+            click.echo(
+                "Its month was not loaded to the end: sending it again (resends change nothing)."
+            )
+            _load_month(session, started)
         _print_enrolment_codes(session)
         return
-    made = demo_data.load(session)
+    month = None if empty else {"seed": seed, "wave": wave, "days": days}
+    made = demo_data.load(session, month=month)
     session.commit()
     lines = ["Demo credentials (username / role / password / org units):"]
     lines += [
@@ -102,7 +135,46 @@ def demo() -> None:
         f.write(text)
     click.echo(text, nl=False)
     click.echo(f"(saved in {saved})")
+    if month is not None:
+        _load_month(session, started)
     _print_enrolment_codes(session)
+
+
+def _load_month(session, started: float) -> None:
+    params = demo_data.wanted(session)
+    days = params["days"] or len(demo_data.month.DAYS)
+    click.echo(
+        f"Pushing a month of the campaign: {days} weekend days, about {params['wave']} volunteers"
+        f" a day (seed {params['seed']}), day by day as the phones sent it:"
+    )
+    loaded = demo_data.load_wanted(session, current_app.config["CITIZEN_ID_KEY"], click.echo)
+    forms = loaded.forms
+    click.echo(
+        f"Loaded in {loaded.seconds:.1f} s: {sum(forms.values()):,} forms"
+        f" ({forms['activation']:,} activations, {forms['household_help']:,} help visits,"
+        f" {forms['gift']:,} gifts, {forms['void']:,} voids) in {loaded.pushes:,} pushes"
+        f" from {loaded.phones:,} phones; the whole command took"
+        f" {time.perf_counter() - started:.1f} s."
+    )
+    campaign = campaigns.require(session, demo_data.CAMPAIGN[0])
+    city = orgunits.require(session, demo_data.CITY[0])
+    totals = reads.progress(session, campaign, city)["totals"]
+    shown = {
+        "citizens_reached": "citizens reached",
+        "accounts_activated": "accounts activated",
+        "no_smartphone": "without a smartphone",
+        "households_helped": "households helped",
+        "gifts_delivered": "gifts",
+        "gift_value_vnd": "worth (đồng)",
+        "suspected_doubles": "suspected doubles",
+        "open_conflicts": "open conflicts",
+    }
+    click.echo(
+        f"{demo_data.CITY[1]}: "
+        + ", ".join(f"{label} {totals[m]['value']:,}" for m, label in shown.items())
+        + "."
+    )
+    session.commit()
 
 
 def _print_enrolment_codes(session) -> None:

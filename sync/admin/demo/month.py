@@ -157,6 +157,11 @@ def _ascii(text: str) -> str:
     return "".join(c for c in stripped if not unicodedata.combining(c)).lower()
 
 
+def _number(value: float) -> int | float:
+    """As a phone's JSON writes it: 4, not 4.0."""
+    return int(value) if float(value).is_integer() else value
+
+
 def _at(day: date, hour: int, minute: int = 0) -> int:
     return int(datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZONE).timestamp()) * 1000
 
@@ -582,7 +587,7 @@ class _Simulation:
                 "quantity": quantity,
                 "unit": unit,
                 "volunteers": rng.randint(vlow, vhigh),
-                "hours": rng.randint(hlow * 2, hhigh * 2) / 2,
+                "hours": _number(rng.randint(hlow * 2, hhigh * 2) / 2),
                 "note": self.note(rng.choice(notes), household),
             }
             at = shift.door_start + rng.randint(60, 200) * MINUTE
