@@ -121,6 +121,7 @@ class Citizen:
     household: Household
     status: str | None = None  # the last result recorded for them
     due: int | None = None  # the day index a follow-up is due
+    day: int = 0  # the day index of their last visit
 
 
 @dataclass
@@ -175,6 +176,7 @@ class _Simulation:
         self.usernames: set[str] = set()
         self.citizen_ids: set[str] = set()
         self.stamps: set[int] = set()
+        self.desks: list[tuple] = []  # the day's office visits a second desk may follow
         self.households: dict[str, list[Household]] = defaultdict(list)
         self.due: dict[str, list[tuple[int, int, Citizen]]] = defaultdict(list)  # heaps
         self.order = itertools.count()
@@ -292,14 +294,24 @@ class _Simulation:
     def day(self, index: int, day: date) -> list[Shift]:
         rng = self.rng
         size = self.wave + (rng.randint(-2, 2) if self.wave >= 10 else 0)
-        shifts = []
+        shifts, teams, self.desks = [], [], []
         for ward, count in self.allocate(size).items():
             team = [self.shift(index, day, ward) for _ in range(count)]
             if team:
                 self.office(team)
                 self.doors(team, index)
                 self.poor_households(team, index, day)
+                teams.append(team)
             shifts += team
+        # The day's few scenes a lead will have to settle: about one in twenty volunteers
+        # meets a citizen who then asks at a second desk, one in thirty a relative who
+        # refuses at the door for a citizen activated before.
+        desks = self.rng.sample(self.desks, min(len(self.desks), max(1, round(size / 20))))
+        for team, i, at, citizen in desks:
+            self.second_desk(team, i, at, citizen)
+        doors = [t for t in teams if any(c.day < index for c in self.activated[t[0].ward])]
+        for team in self.rng.sample(doors, min(len(doors), max(1, round(size / 30)))):
+            self.refused_later(team, index)
         for shift in shifts:
             self.plan_syncs(shift, day)
         return shifts
@@ -390,8 +402,7 @@ class _Simulation:
             self.record(shift, at, first)
             at += rng.randint(3, 9) * MINUTE
         self.record(shift, at, data)
-        citizen.status = status
-        citizen.due = None
+        citizen.status, citizen.due, citizen.day = status, None, shift.day
         chance, wait = {
             "visited": (0.55, (1, 1, 2, 3)),
             "installed": (0.75, (1, 2, 2, 3)),
@@ -441,8 +452,8 @@ class _Simulation:
                 people = household.members[:come]
             for citizen in people:
                 at = self.visit(shift, at, citizen, door=False)
-            if len(team) > 1 and rng.random() < 0.0015:
-                self.second_desk(team, i, at, people[0])
+            if len(team) > 1 and people[0].status in ("visited", "installed"):
+                self.desks.append((team, i, at, people[0]))  # where a second desk may come
             gap = rng.expovariate(1 / (4.2 * MINUTE)) / shift.pace
             heapq.heappush(queue, (at + int(gap), i))
 
@@ -462,8 +473,9 @@ class _Simulation:
             "note": words.FOLLOW_UP_NOTES["family"][0],
         }
         self.record(other, at + self.rng.randint(3, 12) * MINUTE, data)
-        citizen.status, citizen.due = "activated", None
-        self.activated[other.ward].append(citizen)
+        if citizen.status != "activated":
+            self.activated[other.ward].append(citizen)
+        citizen.status, citizen.due, citizen.day = "activated", None, other.day
 
     def doors(self, team: list[Shift], day: int) -> None:
         """Door to door: the afternoon, and the evening round for those who stay."""
@@ -485,18 +497,20 @@ class _Simulation:
                             continue  # at work: the household is told to come to the office
                         at = self.visit(shift, at, citizen, door=True)
                     at += int(rng.expovariate(1 / (7 * MINUTE)) / shift.pace) + 2 * MINUTE
-        # Once in a while a relative at the door refuses for a citizen already activated.
-        if rng.random() < 0.1 and self.activated[team[0].ward]:
-            shift = rng.choice(team)
-            citizen = rng.choice(self.activated[shift.ward])
-            at = rng.randint(shift.door_start, shift.door_end)
-            data = {
-                "citizen_id": citizen.cid,
-                "status": "refused",
-                "household_id": citizen.household.id,
-                "note": self.note(rng.choice(words.REFUSED_LATER), citizen.household),
-            }
-            self.record(shift, at, data)
+
+    def refused_later(self, team: list[Shift], day: int) -> None:
+        """A relative at the door refuses for a citizen activated on an earlier day: a status
+        conflict (an activated account and a refusal) for the lead."""
+        rng = self.rng
+        shift = rng.choice(team)
+        citizen = rng.choice([c for c in self.activated[shift.ward] if c.day < day])
+        data = {
+            "citizen_id": citizen.cid,
+            "status": "refused",
+            "household_id": citizen.household.id,
+            "note": self.note(rng.choice(words.REFUSED_LATER), citizen.household),
+        }
+        self.record(shift, rng.randint(shift.door_start, shift.door_end), data)
 
     # --- poor households: help and gifts --------------------------------------------------
 
