@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from . import i18n, numbers
+from . import i18n, numbers, overview, review  # noqa: F401 - their routes join bp
 from .views import bp
 
 csrf = CSRFProtect()

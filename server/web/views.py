@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -21,18 +22,15 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from marshmallow import ValidationError
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from sync.accounts import devices, openrosa_devices, users
 from sync.accounts.scope import Scope
 from sync.admin import campaigns, orgunits
 from sync.errors import DomainError, Invalid
 from sync.forms.fields import Name
-from sync.forms.flatten import flatten
-from sync.forms.schemas import STATUSES, CorrectionValues
 from sync.models import ActivationRecord, Campaign, OrgUnit, TokenFamily, User
 from sync.progress.metrics import METRICS
-from sync.progress.reads import progress
-from sync.review import decisions, queue
 from sync.rules.activations import status_of, visible_fields
 
 from .. import db, throttle
@@ -40,7 +38,6 @@ from ..api.devices import openrosa_device_answer
 from ..auth import refresh
 from ..errors import ApiError
 from ..transaction import transaction
-from .charts import daily_svg
 from .qr import qr_svg
 
 bp = Blueprint(
@@ -90,6 +87,21 @@ def _csrf_failed(exc):
     return render_template("message.html", title=_("Form expired"), text=exc.description), 400
 
 
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+def _refused_page(exc: HTTPException):
+    """A page refused says so on a page, in the page's language."""
+    text = {
+        400: _("The address asks for something this page does not offer."),
+        403: _("Your role may not open this page."),
+        404: _("There is nothing here, or it lies outside your units."),
+    }[exc.code]
+    if exc.description and exc.description != type(exc).description:
+        text = exc.description  # said by the view itself, translated there
+    return render_template("message.html", title=str(exc.code), text=text), exc.code
+
+
 def page(*roles: str) -> Callable:
     def decorator(view):
         @functools.wraps(view)
@@ -107,7 +119,13 @@ def page(*roles: str) -> Callable:
 
 @bp.app_context_processor
 def _globals() -> dict:
-    return {"user": g.get("web_user"), "metrics": METRICS}
+    return {"user": g.get("web_user"), "metrics": METRICS, "lang_url": _lang_url}
+
+
+def _lang_url(lang: str) -> str:
+    """This page in the other language: the same address, only ``lang`` changed."""
+    args = request.args.to_dict() if request.method == "GET" else {}
+    return request.path + "?" + urlencode(args | {"lang": lang})
 
 
 # --- log in / out ---------------------------------------------------------------------------
@@ -167,7 +185,16 @@ def _campaign() -> Campaign:
     return campaign
 
 
+def roots() -> list[OrgUnit]:
+    """Where the user's tree starts: the roots of the org-unit tree for admin and hq (any
+    number of them), a lead's own units (less any inside another of theirs)."""
+    found = orgunits.children(db.session(), None, g.web_scope)
+    return [u for u in found if not any(o is not u and u.path.startswith(o.path) for o in found)]
+
+
 def _unit() -> OrgUnit:
+    """The unit asked for (404 outside the scope, as if it did not exist), else the first
+    root."""
     scope: Scope = g.web_scope
     code = request.args.get("unit")
     if code:
@@ -175,81 +202,10 @@ def _unit() -> OrgUnit:
         if unit is None or not scope.covers(unit):
             abort(404)
         return unit
-    roots = orgunits.children(db.session(), None, scope)
-    if not roots:
+    tops = roots()
+    if not tops:
         abort(404)
-    return roots[0]
-
-
-@bp.get("/")
-@page()
-def overview():
-    session_ = db.session()
-    campaign, unit = _campaign(), _unit()
-    body = progress(session_, campaign, unit, daily=True)
-    trail = [u for u in orgunits.ancestors(session_, unit) if g.web_scope.covers(u)] + [unit]
-    charts = {
-        metric: daily_svg(body["daily"], metric, label)
-        for metric, label in (
-            ("accounts_activated", _("Accounts activated per day")),
-            ("citizens_reached", _("Citizens reached per day")),
-        )
-    }
-    return render_template(
-        "overview.html",
-        campaign=campaign,
-        unit=unit,
-        body=body,
-        trail=trail,
-        charts=charts,
-        all_campaigns=campaigns.all_campaigns(session_),
-    )
-
-
-# --- review -------------------------------------------------------------------------------
-
-
-@bp.get("/review")
-@page("admin", "lead")
-def review_queue():
-    campaign = _campaign()
-    items = queue.list_items(db.session(), campaign, g.web_scope, None, "open")
-    return render_template("review.html", campaign=campaign, items=items, statuses=STATUSES)
-
-
-@bp.post("/review/<int:item_id>")
-@page("admin", "lead")
-@transaction(refused=lambda exc: _refused(exc, "web.review_queue", campaign=_campaign().code))
-def resolve(item_id: int):
-    campaign = _campaign()
-    form = request.form
-    if "confirm" in form:
-        if form["confirm"] not in ("yes", "no"):
-            raise Invalid.field("confirm", "Must be yes or no.")
-        decisions.resolve(db.session(), g.web_user, item_id, confirm=form["confirm"] == "yes")
-    else:
-        decisions.resolve(
-            db.session(),
-            g.web_user,
-            item_id,
-            values=_settling_values(form),
-            reason=form.get("reason") or _("Resolved on the review page"),
-        )
-    flash(_("Resolved."), "ok")
-    return redirect(url_for("web.review_queue", campaign=campaign.code))
-
-
-def _settling_values(form) -> dict:
-    """The one field and value a review form sends, checked as the API checks them."""
-    if not form.get("field"):
-        return {}
-    if "value" not in form:
-        raise Invalid.field("value", "Missing data for required field.")
-    try:
-        return CorrectionValues().load({form["field"]: form["value"]})
-    except ValidationError as exc:
-        errors = {f"values.{k}": v for k, v in flatten(exc.messages).items()}
-        raise Invalid("The values are invalid.", errors) from exc
+    return tops[0]
 
 
 def _refused(exc: DomainError, endpoint: str, **values):

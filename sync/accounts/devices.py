@@ -13,9 +13,20 @@ from sync.accounts import users
 from sync.accounts.scope import Scope
 from sync.admin import audit, orgunits
 from sync.errors import Forbidden, Invalid, NotFound
-from sync.models import Device, EnrollmentCode, OrgUnit, RefreshToken, Submission, User, utcnow
+from sync.models import (
+    Device,
+    DeviceOrgUnit,
+    EnrollmentCode,
+    OrgUnit,
+    RefreshToken,
+    Submission,
+    User,
+    utcnow,
+)
 
 CODE_TTL = timedelta(hours=24)
+# A phone that has pushed before and not for this long is shown to its lead as quiet.
+QUIET_AFTER = timedelta(hours=24)
 
 
 class EnrollmentRefused(Exception):
@@ -177,3 +188,57 @@ def revoke(session: Session, actor: User, device_id: str) -> Device:
 def list_in_scope(session: Session, scope: Scope) -> list[Device]:
     devices = session.scalars(select(Device).order_by(Device.created_at)).all()
     return [d for d in devices if all(scope.covers(u) for u in d.org_units)]
+
+
+# --- read helpers for the lead's pages ---------------------------------------------------------
+
+
+def last_pushes(session: Session, device_ids: list[str]) -> dict[str, datetime | None]:
+    """Each device's latest stored submission, read per device from the ``(device_id,
+    received_at)`` index (one probe each, however many forms a phone has sent)."""
+    if not device_ids:
+        return {}
+    latest = (
+        select(func.max(Submission.received_at))
+        .where(Submission.device_id == Device.id)
+        .scalar_subquery()
+    )
+    rows = session.execute(select(Device.id, latest).where(Device.id.in_(sorted(device_ids))))
+    return {device_id: last for device_id, last in rows}
+
+
+def in_unit(session: Session, scope: Scope, unit: OrgUnit) -> list[Device]:
+    """The devices of ``unit``'s subtree a caller with ``scope`` may see: enrolled for some unit
+    there, and wholly within the scope (as on the devices page)."""
+    ids = (
+        select(DeviceOrgUnit.device_id)
+        .join(OrgUnit, OrgUnit.id == DeviceOrgUnit.org_unit_id)
+        .where(OrgUnit.path.startswith(unit.path, autoescape=True))
+    )
+    found = session.scalars(
+        select(Device).where(Device.id.in_(ids)).order_by(Device.created_at, Device.id)
+    ).all()
+    return [d for d in found if all(scope.covers(u) for u in d.org_units)]
+
+
+def quiet(
+    session: Session, scope: Scope, unit: OrgUnit, now: datetime, after: timedelta = QUIET_AFTER
+) -> list[dict]:
+    """Phones gone quiet: live devices of the unit that have pushed before, but not for
+    ``after``; the quietest first."""
+    devices = [d for d in in_unit(session, scope, unit) if d.revoked_at is None]
+    last = last_pushes(session, [d.id for d in devices])
+    owners = _owners(session, {d.user_id for d in devices})
+    out = [
+        {"device": d, "volunteer": owners.get(d.user_id), "last_push_at": last[d.id]}
+        for d in devices
+        if last.get(d.id) is not None and last[d.id] <= now - after
+    ]
+    return sorted(out, key=lambda row: (row["last_push_at"], row["device"].id))
+
+
+def _owners(session: Session, user_ids: set[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(sorted(user_ids))))
+    return {user_id: name for user_id, name in rows}

@@ -338,3 +338,12 @@ def check_households_file(estate, response, caller, variant):
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert {r["org_unit"] for r in rows[1:]} == {"W1"}, rows
     assert rows[0]["name"] == "new"
+
+
+def check_page_volunteers(estate, response, caller, variant):
+    rows = dict(
+        re.findall(
+            r'class="volunteer" data-volunteer="([^"]+)" data-total="(\d+)"', _html(response)
+        )
+    )
+    assert rows == {f"vol-{variant.lower()}": "6"}  # the ward's phone sent six forms
