@@ -12,8 +12,8 @@ from datetime import date, timedelta
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 600, 230
-LEFT, RIGHT, TOP, BOTTOM = 8, 8, 40, 22
+WIDTH, HEIGHT = 600, 260
+LEFT, RIGHT, TOP, BOTTOM = 8, 8, 26, 26
 
 
 def _num(value: float) -> str:
@@ -72,7 +72,7 @@ def daily_chart(
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="target" '
             f'data-target="{_num(target)}"/>'
-            f'<text x="{WIDTH - RIGHT}" y="{max(y - 4, TOP - 2):.1f}" class="axis" '
+            f'<text x="{WIDTH - RIGHT}" y="{max(y - 5, 18):.1f}" class="axis" '
             f'text-anchor="end">{escape(labels["target"])} {escape(fmt(target))}</text>'
         )
     filled = {"max": fmt(top if any(values) else 0), "total": fmt(total)}
@@ -80,16 +80,19 @@ def daily_chart(
     legend_daily = escape(labels["daily"]) % {k: escape(v) for k, v in filled.items()}
     legend_running = escape(labels["running"]) % {k: escape(v) for k, v in filled.items()}
     first, last = escape(days[0]["date"]), escape(days[-1]["date"])
-    svg = (
+    # The legend is HTML above the drawing, so it stays readable however narrow the screen.
+    caption = (
+        f'<figcaption><strong>{escape(labels["title"])}</strong><br>'
+        f'<span class="key col">■</span> <span class="legend-daily">{legend_daily}</span><br>'
+        f'<span class="key running">━</span> <span class="legend-running">{legend_running}</span>'
+        "</figcaption>"
+    )
+    svg = caption + (
         f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(labels["title"])}" '
         f'class="trend" data-metric="{escape(metric)}" data-total="{_num(total)}">'
-        f'<text x="{LEFT}" y="14" class="axis legend-daily">'
-        f'<tspan class="key col">■</tspan> {legend_daily}</text>'
-        f'<text x="{LEFT}" y="30" class="axis legend-running">'
-        f'<tspan class="key running">━</tspan> {legend_running}</text>'
         + "".join(parts)
-        + f'<text x="{LEFT}" y="{HEIGHT - 6}" class="axis">{first}</text>'
-        f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 6}" class="axis" text-anchor="end">{last}</text>'
+        + f'<text x="{LEFT}" y="{HEIGHT - 4}" class="axis">{first}</text>'
+        f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 4}" class="axis" text-anchor="end">{last}</text>'
         "</svg>"
     )
     return Markup(svg)  # noqa: S704 - every interpolated value above is escaped or numeric
