@@ -82,7 +82,7 @@ def daily_chart(
     first, last = escape(days[0]["date"]), escape(days[-1]["date"])
     # The legend is HTML above the drawing, so it stays readable however narrow the screen.
     caption = (
-        f'<figcaption><strong>{escape(labels["title"])}</strong><br>'
+        f"<figcaption><strong>{escape(labels['title'])}</strong><br>"
         f'<span class="key col">■</span> <span class="legend-daily">{legend_daily}</span><br>'
         f'<span class="key running">━</span> <span class="legend-running">{legend_running}</span>'
         "</figcaption>"
