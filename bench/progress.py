@@ -12,14 +12,25 @@ raw submissions of the subtree. The first answer for each unit must equal the to
 tests' independent model of the contract (tests/model.py), told every form as a phone would
 have sent it, and the targets reckoned apart; the run stops if not.
 
-Run: ``.venv/bin/python -m bench.progress --backend postgresql --sizes 100000 1000000``.
+With ``--pages``, the rows are sent by ``--devices`` volunteers' phones (a tenth of them quiet
+for two days), ``--city-share`` of them into the ten wards of city P3C4, and a lead of that
+city logs in to the pages: the progress page (``GET /``: totals, units below, the chart, the
+quiet phones, the downloads) and the volunteer table (``GET /volunteers``: a GROUP BY over the
+city's submissions) are timed for the city, with the figures the page shows checked against
+the API's first.
+
+Run: ``.venv/bin/python -m bench.progress --backend postgresql --sizes 100000 1000000``;
+the lead's pages for a city at a million forms:
+``.venv/bin/python -m bench.progress --sizes 1000000 --pages --city-share 1 --devices 300``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -44,6 +55,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from model import Model  # noqa: E402 - the tests' independent model of the contract
 
 REQUESTS = 200
+CITY = "P3C4"
 STATUS_METRICS = {
     "visited": [],
     "no_smartphone": ["no_smartphone"],
@@ -90,15 +102,26 @@ def load_submissions(
     extra=None,
     model=None,
     vary=None,
+    devices: list[str] | None = None,
+    city: list[OrgUnit] | None = None,
+    city_share: float = 0.0,
 ) -> None:
     """``shares``: the cumulative shares of activations and household help; the rest gifts.
     ``extra``: more fields for each activation's data; ``vary(n, rnd)``: a row's own values of
     them. ``model``: an independent model of the contract (tests/model.py) told every form as
-    a phone would have sent it, to check the totals against."""
+    a phone would have sent it, to check the totals against. ``devices``: the phones the rows
+    are spread over (row ``n`` from ``devices[n % len]``; every tenth phone last pushed two days
+    ago); ``city``: wards that get ``city_share`` of the rows."""
     rows, bodies = [], []
     day0 = date(2023, 7, 29)
+    now = datetime.now(UTC)
+    quiet_ones = set(devices[::10]) if devices else set()
     for n in range(start, start + count):
         ward = wards[n % len(wards)]
+        if city and rnd.random() < city_share:
+            ward = city[n % len(city)]
+        sender = devices[n % len(devices)] if devices else device_id
+        quiet = sender in quiet_ones
         day = day0 + timedelta(days=n % 30)
         roll = rnd.random()
         row = {
@@ -106,11 +129,12 @@ def load_submissions(
             "seq": n + 2,
             "campaign_id": campaign_id,
             "org_unit_id": ward.id,
-            "device_id": device_id,
+            "device_id": sender,
+            "received_at": now - timedelta(days=2 if quiet else 0, hours=1),
             "form_version": 1,
             "recorded_at": datetime(day.year, day.month, day.day, 3, tzinfo=UTC),
             "day": day,
-            "hlc": f"{n:015d}:000000000:{device_id}",
+            "hlc": f"{n:015d}:000000000:{sender}",
             "base_version": 0,
             "content_hash": f"{n:064d}",
             "household_id": None,
@@ -289,12 +313,25 @@ def main() -> None:
         "--shards", type=int, default=4,
         help="counter shards the rows are spread over on PostgreSQL (SQLite: 1)",
     )  # fmt: skip
+    parser.add_argument("--pages", action="store_true", help="also time the lead's pages")
+    parser.add_argument("--devices", type=int, default=300, help="phones (with --pages)")
+    parser.add_argument(
+        "--city-share", type=float, default=0.0,
+        help=f"share of the rows sent into city {CITY}'s ten wards (with --pages)",
+    )  # fmt: skip
+    parser.add_argument("--page-requests", type=int, default=50)
     args = parser.parse_args()
+    if args.pages:  # the login form over plain HTTP on 127.0.0.1, as `make run` serves it
+        os.environ["WARDSYNC_SESSION_COOKIE_SECURE"] = "0"
     url = fresh_database(args.backend, Path(tempfile.mkdtemp(prefix="wardsync-bench-")))
     engine = make_engine(url)
     factory = make_session_factory(engine)
+    phones = None
     with factory() as session:
         wards, campaign_id = build_campaign(session)
+        city = [w for w in wards if w.code.startswith(CITY + "W")]
+        if args.pages:
+            phones = make_volunteers(session, args.devices, city)
         session.commit()
     rnd = random.Random(7)
     loaded = 0
@@ -308,7 +345,17 @@ def main() -> None:
     for size in sorted(args.sizes):
         with factory() as session:
             load_submissions(
-                session, campaign_id, "bench-device", wards, loaded, size - loaded, rnd, model=model
+                session,
+                campaign_id,
+                "bench-device",
+                wards,
+                loaded,
+                size - loaded,
+                rnd,
+                model=model,
+                devices=phones,
+                city=city if args.pages else None,
+                city_share=args.city_share,
             )
             derive_counters(session, args.backend, shards)
             session.commit()
@@ -330,7 +377,7 @@ def main() -> None:
             units = {
                 u.code: u
                 for u in session.scalars(
-                    select(OrgUnit).where(OrgUnit.code.in_(["VN", "P3", "P3C4", "P3C4W5"]))
+                    select(OrgUnit).where(OrgUnit.code.in_(["VN", "P3", CITY, "P3C4W5"]))
                 )
             }
         with server(url, workers=2, threads=2) as base:
@@ -359,7 +406,88 @@ def main() -> None:
                     f"{percentile(latencies, 0.99) * 1000:6.1f} ms; GROUP BY over raw "
                     f"submissions {raw:8.1f} ms"
                 )
+            if args.pages:
+                with engine.connect() as conn:
+                    in_city = conn.scalar(
+                        text(
+                            "SELECT count(*) FROM submissions s JOIN org_units o "
+                            "ON o.id = s.org_unit_id WHERE o.path LIKE :p"
+                        ),
+                        {"p": units[CITY].path + "%"},
+                    )
+                print(f"[{args.backend}] the lead's pages, {in_city:,} submissions in the city:")
+                time_pages(base, url, CITY, args.page_requests, headers)
     engine.dispose()
+
+
+def make_volunteers(session, count: int, city: list[OrgUnit]) -> list[str]:
+    """``count`` volunteers with a phone each, in the city's wards, and the city's lead (the
+    password is set when the pages are timed). Returns the phones' ids."""
+    ids = []
+    for i in range(count):
+        ward = city[i % len(city)]
+        user = users.create(session, f"vol{i:03d}", "volunteer", [ward.code])
+        family = f"bench-vol-{i}"
+        session.add(TokenFamily(id=family, user_id=user.id))
+        session.flush()
+        device = Device(
+            id=f"bench-phone-{i:03d}", user_id=user.id, family_id=family, name=f"máy {i}"
+        )
+        device.org_units = [ward]
+        session.add(device)
+        ids.append(device.id)
+    users.create(session, "lead-city", "lead", [CITY])
+    return ids
+
+
+def time_pages(base: str, url: str, code: str, requests_count: int, api_headers: dict) -> None:
+    """Log the city's lead in through the login form, check the page's figures against the
+    API's, then time the progress page and the volunteer table."""
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        lead = session.scalar(select(User).where(User.username == "lead-city"))
+        lead.password_hash = hash_password("bench lead password")
+        session.commit()
+    engine.dispose()
+    browser = requests.Session()
+    form = browser.get(base + "/login", timeout=30).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)[1]
+    answer = browser.post(
+        base + "/login",
+        data={"username": "lead-city", "password": "bench lead password", "csrf_token": token},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert answer.status_code == 302, answer.text[:300]
+    api = requests.get(
+        base + "/api/v1/progress",
+        headers=api_headers,
+        params={"campaign": "bench", "org_unit": code},
+        timeout=30,
+    ).json()
+    page = browser.get(base + "/", params={"campaign": "bench", "unit": code}, timeout=30).text
+    for metric, total in api["totals"].items():
+        shown = re.search(rf'data-metric="{metric}" data-value="([^"]+)"', page)[1]
+        if float(shown) != float(total["value"]):
+            raise SystemExit(f"the page shows {metric} = {shown}, the API {total['value']}")
+    quiet = len(re.findall(r'class="quiet-phone"', page))
+    for label, path in (("progress page", "/"), ("volunteer table", "/volunteers")):
+        latencies = []
+        for i in range(requests_count + 5):
+            started = time.perf_counter()
+            response = browser.get(
+                base + path, params={"campaign": "bench", "unit": code}, timeout=60
+            )
+            if i >= 5:
+                latencies.append(time.perf_counter() - started)
+            assert response.status_code == 200, response.text[:300]
+        rows = len(re.findall(r'<tr class="volunteer"', response.text))
+        extra = f"{quiet} quiet phones" if path == "/" else f"{rows} volunteers"
+        print(
+            f"    city {code}, {label:<15}: p50 {percentile(latencies, 0.5) * 1000:6.1f} ms, "
+            f"p99 {percentile(latencies, 0.99) * 1000:6.1f} ms ({extra})",
+            flush=True,
+        )
 
 
 def _parents(session):

@@ -7,11 +7,13 @@ Vietnamese groups thousands with ``.`` and writes decimals after ``,`` (``2.402.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from decimal import Decimal
 
+from babel.numbers import NumberPattern, parse_pattern
 from flask import Flask
-from flask_babel import format_currency, format_datetime, format_decimal, format_percent
+from flask_babel import format_currency, format_datetime, get_locale
 
 from sync.progress.metrics import SCALE
 
@@ -23,16 +25,22 @@ PERCENT = "#,##0.0%"
 MONEY_METRICS = frozenset({"gift_value_vnd"})
 
 
+@functools.cache
+def _pattern(pattern: str) -> NumberPattern:
+    """Babel's parsed pattern, parsed once (a table of 300 volunteers formats 2,000 counts)."""
+    return parse_pattern(pattern)
+
+
 def count(value) -> str:
     if value is None:
         return ""
-    return format_decimal(value, format=COUNT)
+    return _pattern(COUNT).apply(value, get_locale())
 
 
 def hours(value) -> str:
     if value is None:
         return ""
-    return format_decimal(_exact(value), format=HOURS)
+    return _pattern(HOURS).apply(_exact(value), get_locale())
 
 
 def money(value) -> str:
@@ -46,7 +54,7 @@ def percent(value) -> str:
     """``value`` in percent, as the API gives it (81.2 means 81.2 %), to one decimal."""
     if value is None:
         return ""
-    return format_percent(_exact(value) / 100, format=PERCENT)
+    return _pattern(PERCENT).apply(_exact(value) / 100, get_locale())
 
 
 def metric(value, name: str) -> str:

@@ -207,16 +207,21 @@ def last_pushes(session: Session, device_ids: list[str]) -> dict[str, datetime |
     return {device_id: last for device_id, last in rows}
 
 
-def in_unit(session: Session, scope: Scope, unit: OrgUnit) -> list[Device]:
-    """The devices of ``unit``'s subtree a caller with ``scope`` may see: enrolled for some unit
-    there, and wholly within the scope (as on the devices page)."""
-    ids = (
+def _ids_in_unit(unit: OrgUnit):
+    return (
         select(DeviceOrgUnit.device_id)
         .join(OrgUnit, OrgUnit.id == DeviceOrgUnit.org_unit_id)
         .where(OrgUnit.path.startswith(unit.path, autoescape=True))
     )
+
+
+def in_unit(session: Session, scope: Scope, unit: OrgUnit) -> list[Device]:
+    """The devices of ``unit``'s subtree a caller with ``scope`` may see: enrolled for some unit
+    there, and wholly within the scope (as on the devices page)."""
     found = session.scalars(
-        select(Device).where(Device.id.in_(ids)).order_by(Device.created_at, Device.id)
+        select(Device)
+        .where(Device.id.in_(_ids_in_unit(unit)))
+        .order_by(Device.created_at, Device.id)
     ).all()
     return [d for d in found if all(scope.covers(u) for u in d.org_units)]
 
@@ -225,16 +230,28 @@ def quiet(
     session: Session, scope: Scope, unit: OrgUnit, now: datetime, after: timedelta = QUIET_AFTER
 ) -> list[dict]:
     """Phones gone quiet: live devices of the unit that have pushed before, but not for
-    ``after``; the quietest first."""
-    devices = [d for d in in_unit(session, scope, unit) if d.revoked_at is None]
-    last = last_pushes(session, [d.id for d in devices])
-    owners = _owners(session, {d.user_id for d in devices})
-    out = [
-        {"device": d, "volunteer": owners.get(d.user_id), "last_push_at": last[d.id]}
-        for d in devices
-        if last.get(d.id) is not None and last[d.id] <= now - after
+    ``after``; the quietest first. Only those are loaded: the database picks them out by each
+    phone's latest push (one index probe a phone)."""
+    latest = (
+        select(func.max(Submission.received_at))
+        .where(Submission.device_id == Device.id)
+        .correlate(Device)
+        .scalar_subquery()
+    )
+    silent = session.execute(
+        select(Device, latest)
+        .where(
+            Device.id.in_(_ids_in_unit(unit)),
+            Device.revoked_at.is_(None),
+            latest <= now - after,
+        )
+        .order_by(latest, Device.id)
+    ).all()
+    seen = [(d, last) for d, last in silent if all(scope.covers(u) for u in d.org_units)]
+    owners = _owners(session, {d.user_id for d, _ in seen})
+    return [
+        {"device": d, "volunteer": owners.get(d.user_id), "last_push_at": last} for d, last in seen
     ]
-    return sorted(out, key=lambda row: (row["last_push_at"], row["device"].id))
 
 
 def _owners(session: Session, user_ids: set[int]) -> dict[int, str]:

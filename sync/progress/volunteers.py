@@ -25,14 +25,17 @@ def per_volunteer(session: Session, campaign: Campaign, unit: OrgUnit, scope: Sc
     double entries: they never count), ``phones``, ``last_sync`` (the latest form any of the
     volunteer's phones sent, anywhere) and ``quiet_phones``.
     """
+    # The subtree's ids first, as values: with them the planner knows how many rows it will
+    # group (a LIKE on the path it cannot estimate) and hashes them instead of sorting.
+    subtree = session.scalars(
+        select(OrgUnit.id).where(OrgUnit.path.startswith(unit.path, autoescape=True))
+    ).all()
     rejected = func.sum(case((Submission.double_decision == "rejected", 1), else_=0))
     counted = session.execute(
         select(Submission.device_id, Submission.form, func.count(), rejected.cast(Integer))
         .where(
             Submission.campaign_id == campaign.id,
-            Submission.org_unit_id.in_(
-                select(OrgUnit.id).where(OrgUnit.path.startswith(unit.path, autoescape=True))
-            ),
+            Submission.org_unit_id.in_(subtree),
         )
         .group_by(Submission.device_id, Submission.form)
     ).all()
