@@ -317,3 +317,32 @@ def test_bad_addresses_are_refused_with_a_page_never_a_500(pages, path, status):
     if status >= 400:
         assert response.mimetype == "text/html"
         assert "<h1>" in response.get_data(as_text=True)
+
+
+def test_a_field_conflict_card_names_both_phones_and_the_value_that_wins(
+    pages, client, world, phone
+):
+    other = enroll_phone(client, world, "vol-w1b", ("W1",), "admin")
+    citizen = "079100000055"
+    first = {"citizen_id": citizen, "status": "visited", "household_address": "5 Trần Phú"}
+    phone.push([_sub("W1", "activation", first, minute=1)])
+    later = first | {"household_address": "7 Trần Phú"}  # not having seen the first
+    assert (
+        other.push([_sub("W1", "activation", later, minute=2)]).get_json()["results"][0]["status"]
+        == "conflict"
+    )
+    lead = pages("lead-w1")
+    html = _html(lead.get("/review?kind=field_conflict&lang=vi"))
+    card = re.search(r'<li class="item field_conflict".*?</form>', html, re.S)[0]
+    assert card.count('class="report') == 2
+    wins = re.search(r'<li class="report wins">(.*?)</li>', card, re.S)[1]
+    assert "vol-w1b" in wins and "7 Trần Phú" in wins  # the later clock
+    assert "ghi muộn hơn theo đồng hồ" in card
+    choices = re.findall(r'<button name="value" value="([^"]+)"', card)
+    assert sorted(choices) == ["5 Trần Phú", "7 Trần Phú"]
+    item = re.search(r'data-id="(\d+)"', card)[1]
+    login = lead.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login)[1]
+    form = {"field": "household_address", "value": "5 Trần Phú", "csrf_token": token}
+    assert lead.post(f"/review/{item}?campaign=camp", data=form).status_code == 302
+    assert 'id="queue-empty"' in _html(lead.get("/review?kind=field_conflict"))
