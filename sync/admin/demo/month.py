@@ -4,11 +4,11 @@ phone would have sent, and when it would have sent it.
 Thuận An's weekends from 2023-07-29 to 2023-08-27, a wave of about 30 police youth union
 volunteers a day spread over the ten wards by their targets. A volunteer's day: the morning at
 the neighbourhood office, where people queue to have VNeID installed and activated, syncing on
-the office's Wi-Fi when the queue leaves a moment (about hourly: most keep mobile data off); a
+the office's Wi-Fi when the queue leaves a moment (every hour or so: most keep mobile data off); a
 sync at lunch; the afternoon door to door ("đi từng ngõ, gõ cửa từng nhà") with no signal,
 sent on the way back; for some, an evening round for the factory workers who are only home
 then, sent from home at night; a few phones only send the next Monday or the weekend after.
-So a phone sends 5 to 10 batches a day, of a few to a few dozen forms.
+So a phone sends 4 to 8 batches a day, of a few to a few dozen forms.
 
 Citizens climb the ladder over revisits by later waves (visited → installed → activated: an
 account is activated once the police approved its level-2 registration, days after it was
@@ -638,10 +638,10 @@ class _Simulation:
         rng = self.rng
         # Most volunteers keep mobile data off: the office's Wi-Fi, when the queue leaves a
         # moment, then lunch, perhaps a café, the way back, home.
-        syncs, at = [], shift.start + rng.randint(30, 70) * MINUTE
+        syncs, at = [], shift.start + rng.randint(40, 90) * MINUTE
         while at < shift.office_end:
             syncs.append(at)
-            at += rng.randint(35, 75) * MINUTE
+            at += rng.randint(50, 100) * MINUTE
         syncs.append(shift.office_end + rng.randint(15, 60) * MINUTE)  # lunch
         if rng.random() < 0.4:  # a café's Wi-Fi, mid-afternoon
             syncs.append(rng.randint(shift.door_start + 60 * MINUTE, shift.door_end - 30 * MINUTE))
