@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sync.db import make_engine, make_session_factory
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
@@ -39,6 +44,21 @@ def open_session(write: bool = False) -> Session:
 
 
 def _close_session(_exc: BaseException | None) -> None:
+    """Close the request's session; a database lost after the answer was made costs only the
+    connection.
+
+    Closing rolls back what is still open. When the server went away between the view's last
+    statement and here (a restart), that rollback fails: raised from a teardown, it would reach
+    gunicorn and replace the finished answer with its own HTML 500. The answer stands (a write
+    was committed before it was made, a read has nothing to undo), so the connection is
+    dropped and the error logged.
+    """
     db_session = g.pop("db_session", None)
-    if db_session is not None:
+    if db_session is None:
+        return
+    try:
         db_session.close()
+    except SQLAlchemyError as exc:
+        log.warning("the database connection was lost after the answer was made: %s", exc)
+        with contextlib.suppress(SQLAlchemyError):
+            db_session.invalidate()

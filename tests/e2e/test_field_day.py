@@ -326,6 +326,8 @@ def test_field_day(world, session, engine, live_server, proxy, server_env, tmp_p
         for line in path.read_text().splitlines()
         if line.strip()
     ]
-    assert len(list(exports_dir.glob("*.ndjson"))) > 2
+    # At least two pieces: the loop ran while forms arrived (how many runs fit depends on the
+    # machine's load, so no more than two are asked for).
+    assert len(list(exports_dir.glob("*.ndjson"))) >= 2
     assert len(exported) == len(set(exported))
     assert set(exported) == ledger.valid_ids()

@@ -252,3 +252,33 @@ def _wait(condition, timeout: float = 60) -> None:
         if time.monotonic() > deadline:
             pytest.fail("the condition was not met in time")
         time.sleep(0.05)
+
+
+def test_a_connection_lost_after_the_answer_was_made_keeps_the_answer(app, engine, backend):
+    """PostgreSQL going away between a view's last statement and the request's end (the
+    session's closing rollback fails) still sends the view's answer, and the next request gets
+    a fresh connection."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has no server connection to lose")
+    from sqlalchemy import text
+
+    from server import db
+
+    def answered_then_lost():
+        session = db.session()
+        pid = session.scalar(text("SELECT pg_backend_pid()"))
+        with engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            _wait(
+                lambda: other.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                )
+                == 0
+            )
+        return "answered"
+
+    app.add_url_rule("/answered-then-lost", view_func=answered_then_lost)
+    client = app.test_client()
+    response = client.get("/answered-then-lost")
+    assert response.status_code == 200 and response.text == "answered"
+    assert client.get("/readyz").status_code == 200
