@@ -229,38 +229,23 @@ def _idle_text(cpu: dict) -> str:
     )
 
 
-def _push_all(connections, plans, deadline: float) -> dict:
-    """Each device pushes its requests in turn until they run out or ``deadline`` passes;
-    returns the wall time, latencies, outcomes and the requests each device sent."""
-    latencies: list[float] = []
-    statuses: dict[str, int] = {}
-    sent: list[list[list[dict]]] = [[] for _ in connections]
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(connections) + 1)
-
+def run_together(count: int, work, what: str) -> tuple[float, dict]:
+    """Run ``work(d, failed)`` for ``d`` in ``range(count)``, each in its own thread, all let go
+    at once; returns the wall time from that moment and the idle CPU over it. ``failed`` is set
+    as soon as one fails, so the others can stop; the first failure then ends the run."""
+    barrier = threading.Barrier(count + 1)
+    failed = threading.Event()
     errors: list[BaseException] = []
 
-    def device(d: int) -> None:
+    def run(d: int) -> None:
         try:
             barrier.wait()
-            _device(d)
+            work(d, failed)
         except Exception as exc:  # noqa: BLE001 - reported after the others stop
             errors.append(exc)
+            failed.set()
 
-    def _device(d: int) -> None:
-        for batch in plans[d]:
-            if time.perf_counter() >= deadline or errors:
-                break
-            started = time.perf_counter()
-            answer = connections[d].push(batch)
-            elapsed = time.perf_counter() - started
-            sent[d].append(batch)
-            with lock:
-                latencies.append(elapsed)
-                for r in answer["results"]:
-                    statuses[r["status"]] = statuses.get(r["status"], 0) + 1
-
-    threads = [threading.Thread(target=device, args=(d,)) for d in range(len(connections))]
+    threads = [threading.Thread(target=run, args=(d,)) for d in range(count)]
     for t in threads:
         t.start()
     barrier.wait()
@@ -271,14 +256,33 @@ def _push_all(connections, plans, deadline: float) -> dict:
         t.join()
     wall = time.perf_counter() - started
     if errors:
-        raise SystemExit(f"a device's push failed: {errors[0]!r} (see the server log)")
-    return {
-        "seconds": wall,
-        "latencies": latencies,
-        "statuses": statuses,
-        "sent": sent,
-        "cpu": cpu.stop(),
-    }
+        raise SystemExit(f"{what} failed: {errors[0]!r} (see the server log)")
+    return wall, cpu.stop()
+
+
+def _push_all(connections, plans, deadline: float) -> dict:
+    """Each device pushes its requests in turn until they run out or ``deadline`` passes;
+    returns the wall time, latencies, outcomes and the requests each device sent."""
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    sent: list[list[list[dict]]] = [[] for _ in connections]
+    lock = threading.Lock()
+
+    def device(d: int, failed: threading.Event) -> None:
+        for batch in plans[d]:
+            if time.perf_counter() >= deadline or failed.is_set():
+                break
+            started = time.perf_counter()
+            answer = connections[d].push(batch)
+            elapsed = time.perf_counter() - started
+            sent[d].append(batch)
+            with lock:
+                latencies.append(elapsed)
+                for r in answer["results"]:
+                    statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+
+    wall, cpu = run_together(len(connections), device, "a device's push")
+    return {"seconds": wall, "latencies": latencies, "statuses": statuses, "sent": sent, "cpu": cpu}
 
 
 def run_server_bench(url: str, codes: list[str], args) -> dict:

@@ -39,7 +39,14 @@ import defusedxml.ElementTree as defused
 import requests
 
 from bench.common import fresh_database, percentile, seed, server
-from bench.ingest import RAW_COMMITS, WARDS, CountingConnection, IdleCpu, chunks, run_raw_baseline
+from bench.ingest import (
+    RAW_COMMITS,
+    WARDS,
+    CountingConnection,
+    chunks,
+    run_raw_baseline,
+    run_together,
+)
 from bench.ingest import _idle_text as idle_text
 from sync.accounts import openrosa_devices
 from sync.db import make_engine, make_session_factory
@@ -109,39 +116,22 @@ def _run_phones(senders, deadline: float, limit: int | None) -> dict:
     sent: list[int] = [0] * len(senders)
     ids: set[str] = set()
     lock = threading.Lock()
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(senders) + 1)
 
-    def phone(d: int) -> None:
-        try:
-            send, plan = senders[d]
-            barrier.wait()
-            for item in itertools.islice(plan, limit):
-                if time.perf_counter() >= deadline or errors:
-                    break
-                started = time.perf_counter()
-                status = send(item)
-                elapsed = time.perf_counter() - started
-                with lock:
-                    latencies.append(elapsed)
-                    statuses[status] = statuses.get(status, 0) + 1
-                    ids.add(item["id"])
-                sent[d] += 1
-        except Exception as exc:  # noqa: BLE001 - reported after the others stop
-            errors.append(exc)
+    def phone(d: int, failed: threading.Event) -> None:
+        send, plan = senders[d]
+        for item in itertools.islice(plan, limit):
+            if time.perf_counter() >= deadline or failed.is_set():
+                break
+            started = time.perf_counter()
+            status = send(item)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                statuses[status] = statuses.get(status, 0) + 1
+                ids.add(item["id"])
+            sent[d] += 1
 
-    threads = [threading.Thread(target=phone, args=(d,)) for d in range(len(senders))]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    started = time.perf_counter()
-    cpu = IdleCpu()
-    cpu.start()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - started
-    if errors:
-        raise SystemExit(f"a phone failed: {errors[0]!r} (see the server log)")
+    seconds, cpu = run_together(len(senders), phone, "a phone")
     return {
         "seconds": seconds,
         "latencies": latencies,
@@ -149,7 +139,7 @@ def _run_phones(senders, deadline: float, limit: int | None) -> dict:
         "requests": sum(sent),
         "first_receipts": len(ids),
         "rate": len(ids) / seconds if seconds else 0.0,
-        "cpu": cpu.stop(),
+        "cpu": cpu,
     }
 
 

@@ -35,7 +35,7 @@ from flask_babel import force_locale, gettext
 
 from sync.accounts import openrosa_devices
 from sync.accounts.scope import Scope
-from sync.openrosa import edits, households, instances, xforms
+from sync.openrosa import edits, households, instances, listings, xforms
 from sync.push import pipeline, state
 
 from . import db, localise, transport
@@ -122,7 +122,7 @@ def form_list():
             continue
         offered = xforms.published(form, choices)
         entries.append(
-            xforms.FormListEntry(
+            listings.FormListEntry(
                 form_id=form.form,
                 name=form.label.vi,
                 version=offered.version,
@@ -131,7 +131,7 @@ def form_list():
                 manifest_url=url_for("openrosa.manifest", form_id=form.form, _external=True),
             )
         )
-    return _xml(xforms.form_list(entries))
+    return _xml(listings.form_list(entries))
 
 
 @bp.get("/forms/<form_id>")
@@ -147,14 +147,14 @@ def manifest(form_id: str):
     a household by its address offline and warns before a second gift of a kind in a round.
     Its hash changes when the households or their gifts do; the form's own hash does not."""
     _known_form(form_id)
-    media = xforms.MediaFile(
+    media = listings.MediaFile(
         filename=households.FILE,
-        hash=xforms.form_hash(_households_file()),
+        hash=listings.form_hash(_households_file()),
         download_url=url_for(
             "openrosa.media", form_id=form_id, filename=households.FILE, _external=True
         ),
     )
-    return _xml(xforms.manifest([media]))
+    return _xml(listings.manifest([media]))
 
 
 @bp.get("/forms/<form_id>/media/<filename>")

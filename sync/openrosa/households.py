@@ -4,7 +4,7 @@ Collect works offline, so it cannot ask the server which households exist: a for
 ``Choices(..., households=True)`` picks ``household_id`` from this file instead (searched by
 address, limited to the ward chosen in the form), fills in the address of the one picked, and
 warns before a second gift of the same kind in the same round, as the phone app does. The file
-is one of the form's media files (``xforms.manifest``); Collect downloads it again when its hash
+is one of the form's media files (``listings.manifest``); Collect downloads it again when its hash
 changes, and the form itself, whose hash does not depend on the households, stays as it is.
 
 Columns: ``name`` (the household's uuid, the choice's value), ``label`` (what the volunteer

@@ -1,4 +1,4 @@
-"""The built-in forms as XForms, and the OpenRosa form list and manifest that offer them.
+"""The built-in forms as XForms (the form list and manifest that offer them: ``listings``).
 
 Why a writer of our own rather than pyxform: pyxform turns XLSForm spreadsheets into XForms,
 and our forms are not spreadsheets. Each form is defined once, as data, in
@@ -32,7 +32,10 @@ from sync.forms import definitions
 from sync.forms.definitions import CODE_MAX, FieldDef, FormDef, Label
 from sync.forms.fields import CODE_PATTERN
 from sync.openrosa import households
+from sync.openrosa.listings import form_hash
 from sync.openrosa.xmlchars import NOT_XML
+from sync.openrosa.xmldoc import leaf as _leaf
+from sync.openrosa.xmldoc import serialize as _serialize
 
 ROOT = "data"  # the instance's root element, as pyxform names it
 XFORM_NAMES = ("activation", "household_help", "gift")  # not void: an edit is how Collect voids
@@ -52,8 +55,6 @@ NAMESPACES = {
     "xmlns:orx": "http://openrosa.org/xforms",
     "xmlns:xsd": "http://www.w3.org/2001/XMLSchema",
 }
-FORM_LIST_NS = "http://openrosa.org/xforms/xformsList"
-MANIFEST_NS = "http://openrosa.org/xforms/xformsManifest"
 
 UUID_REGEX = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 MINIMAL_ABOVE = 10  # a select with more choices than this is shown as a drop-down list
@@ -123,25 +124,6 @@ class Choices:
                     raise ValueError(f"{attr}: the name of {code!r} cannot be written in XML")
             object.__setattr__(self, attr, pairs)
         object.__setattr__(self, "households", bool(self.households))
-
-
-@dataclass(frozen=True)
-class FormListEntry:
-    form_id: str
-    name: str
-    version: str
-    hash: str
-    download_url: str
-    manifest_url: str | None = None
-
-
-@dataclass(frozen=True)
-class MediaFile:
-    """One file of a form's manifest (a CSV of households, say)."""
-
-    filename: str
-    hash: str  # "md5:<hex>", as form_hash gives
-    download_url: str
 
 
 @dataclass(frozen=True)
@@ -216,37 +198,6 @@ def xform_version(form: FormDef, choices: Choices) -> str:
     """The ``version`` attribute of that XForm, for the form list (``published(...).version``):
     the form's version, a dot, and a digest of the document, so it changes when the XML does."""
     return published(form, choices).version
-
-
-def form_hash(xml: bytes) -> str:
-    """The hash the form list and manifest give for a document: ``md5:<hex>`` (OpenRosa)."""
-    return "md5:" + hashlib.md5(xml, usedforsecurity=False).hexdigest()
-
-
-def form_list(entries: list[FormListEntry]) -> bytes:
-    """The OpenRosa form list (``xformsList``) offering ``entries``."""
-    root = ET.Element("xforms", {"xmlns": FORM_LIST_NS})
-    for entry in entries:
-        node = ET.SubElement(root, "xform")
-        _leaf(node, "formID", entry.form_id)
-        _leaf(node, "name", entry.name)
-        _leaf(node, "version", entry.version)
-        _leaf(node, "hash", entry.hash)
-        _leaf(node, "downloadUrl", entry.download_url)
-        if entry.manifest_url is not None:
-            _leaf(node, "manifestUrl", entry.manifest_url)
-    return _serialize(root)
-
-
-def manifest(files: list[MediaFile]) -> bytes:
-    """The OpenRosa manifest (``xformsManifest``) of a form's media files."""
-    root = ET.Element("manifest", {"xmlns": MANIFEST_NS})
-    for media in files:
-        node = ET.SubElement(root, "mediaFile")
-        _leaf(node, "filename", media.filename)
-        _leaf(node, "hash", media.hash)
-        _leaf(node, "downloadUrl", media.download_url)
-    return _serialize(root)
 
 
 # --- questions from the definitions ---------------------------------------------------------
@@ -565,16 +516,3 @@ def _bind(q: _Question, path: str, itext_ref) -> dict[str, str]:
     if q.calculate:
         bind["calculate"] = q.calculate
     return bind
-
-
-def _leaf(parent: ET.Element, tag: str, text: str | None) -> ET.Element:
-    node = ET.SubElement(parent, tag)
-    node.text = text
-    return node
-
-
-def _serialize(root: ET.Element) -> bytes:
-    ET.indent(root, "  ")
-    return (
-        b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode").encode()
-    )

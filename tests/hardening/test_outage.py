@@ -270,10 +270,12 @@ def test_a_connection_lost_after_the_answer_was_made_keeps_the_answer(app, engin
         with engine.connect() as other:
             other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             _wait(
-                lambda: other.scalar(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                lambda: (
+                    other.scalar(
+                        text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                    )
+                    == 0
                 )
-                == 0
             )
         return "answered"
 

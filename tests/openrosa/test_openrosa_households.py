@@ -17,7 +17,8 @@ from test_openrosa_roundtrip import PLACE, full_answers, validate_like_the_pipel
 from sync.openrosa import households, xforms
 from sync.openrosa.households import HouseholdRow, households_csv
 from sync.openrosa.instances import parse_instance, push_items
-from sync.openrosa.xforms import XFORMS, Choices, form_hash, xform
+from sync.openrosa.listings import form_hash
+from sync.openrosa.xforms import XFORMS, Choices, xform
 
 WITH = Choices(
     (("tet-2024", "Tết 2024"), ("he-2024", "Hè 2024")),

@@ -13,17 +13,8 @@ from openrosa_kit import JAVA, JR, XF, XForm, read_with_pyxform, validate_with_o
 
 from sync.forms.definitions import DEFINITIONS, VOID_V1
 from sync.openrosa import xforms
-from sync.openrosa.xforms import (
-    PATTERN_MSG_VI,
-    XFORMS,
-    Choices,
-    FormListEntry,
-    MediaFile,
-    form_hash,
-    form_list,
-    manifest,
-    xform,
-)
+from sync.openrosa.listings import FormListEntry, MediaFile, form_hash, form_list, manifest
+from sync.openrosa.xforms import PATTERN_MSG_VI, XFORMS, Choices, xform
 
 ONE = Choices((("tet-2024", "Tết 2024"),), (("p-ben-nghe", "Phường Bến Nghé"),))
 MANY = Choices(

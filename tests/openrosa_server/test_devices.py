@@ -146,7 +146,7 @@ def test_the_key_never_reaches_the_apps_log(client, world, caplog, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(openrosa.xforms, "form_list", broken)
+    monkeypatch.setattr(openrosa.listings, "form_list", broken)
     with caplog.at_level(logging.INFO):
         answer = client.get(device.base + "/formList")
     assert answer.status_code == 500 and is_openrosa_xml(answer)
