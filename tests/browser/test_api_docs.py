@@ -5,50 +5,33 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import pytest
 import requests
-from kit.live import ServerProcess
-from phone_kit import launch_browser
+from phone_kit import ARTIFACTS, launch_browser
 
 
-@pytest.fixture
-def server(db_url, tmp_path):
-    server = ServerProcess(
-        {
-            "WARDSYNC_DATABASE_URL": db_url,
-            "WARDSYNC_SECRET_KEY": "docs-test-secret-0123456789-0123456789-0123456789-0123",
-            "WARDSYNC_INSTANCE_PATH": str(tmp_path / "server-instance"),
-        },
-        tmp_path / "server.log",
-        workers=1,
-    )
-    server.start()
-    yield server.base
-    server.stop()
-
-
-def test_the_docs_page_names_only_files_the_server_serves(server):
-    page = requests.get(server + "/api/v1/docs", timeout=30)
+def test_the_docs_page_names_only_files_the_server_serves(pages_server):
+    page = requests.get(pages_server + "/api/v1/docs", timeout=30)
     assert page.status_code == 200
     assert "text/html" in page.headers["Content-Type"]
     assert "http://" not in page.text and "https://" not in page.text  # no CDN, no other host
     for name in ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"):
         assert f"/api/v1/docs/assets/{name}" in page.text
-        asset = requests.get(f"{server}/api/v1/docs/assets/{name}", timeout=30)
+        asset = requests.get(f"{pages_server}/api/v1/docs/assets/{name}", timeout=30)
         assert asset.status_code == 200 and len(asset.content) > 1000, name
     # Only the UI's files: not the package's demo page, nothing outside its folder.
     for name in ("index.html", "swagger-initializer.js", "..%2f__init__.py", "nope.js"):
-        assert requests.get(f"{server}/api/v1/docs/assets/{name}", timeout=30).status_code == 404
+        missing = requests.get(f"{pages_server}/api/v1/docs/assets/{name}", timeout=30)
+        assert missing.status_code == 404, name
 
 
-def test_swagger_ui_renders_the_contract_with_no_other_host_reachable(server):
+def test_swagger_ui_renders_the_contract_with_no_other_host_reachable(pages_server):
     from playwright.sync_api import sync_playwright
 
     elsewhere: list[str] = []
     with sync_playwright() as playwright:
         browser = launch_browser(playwright)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
-        ours = urlsplit(server).netloc
+        ours = urlsplit(pages_server).netloc
 
         def only_ours(route):
             if urlsplit(route.request.url).netloc == ours:
@@ -59,7 +42,7 @@ def test_swagger_ui_renders_the_contract_with_no_other_host_reachable(server):
 
         context.route("**/*", only_ours)
         page = context.new_page()
-        page.goto(server + "/api/v1/docs")
+        page.goto(pages_server + "/api/v1/docs")
         page.get_by_text("/api/v1/sync/push").first.wait_for(timeout=30_000)
         for path in ("/api/v1/sync/pull", "/api/v1/progress", "/api/v1/exports/submissions"):
             assert page.get_by_text(path, exact=True).count() >= 1, path
@@ -76,8 +59,5 @@ def test_swagger_ui_renders_the_contract_with_no_other_host_reachable(server):
 
 
 def _artifact(name: str) -> str:
-    from pathlib import Path
-
-    folder = Path(__file__).resolve().parents[2] / "test-artifacts"
-    folder.mkdir(exist_ok=True)
-    return str(folder / name)
+    ARTIFACTS.mkdir(exist_ok=True)
+    return str(ARTIFACTS / name)

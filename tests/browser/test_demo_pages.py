@@ -13,7 +13,7 @@ import pytest
 from argon2 import PasswordHasher
 from kit.world import mint_token
 from sqlalchemy import select
-from test_lead_pages import _pct, _shots, _vi, browser, live_server, page  # noqa: F401
+from test_lead_pages import _pct, _shots, _vi
 
 from sync.accounts import passwords
 from sync.admin import demo
@@ -48,9 +48,9 @@ def _api(client, headers, path, **query):
     return answer
 
 
-def test_the_demo_months_pages_show_the_apis_figures(live_server, page, client, month):  # noqa: F811
+def test_the_demo_months_pages_show_the_apis_figures(pages_server, page, client, month):
     passwords_, headers = month
-    page.goto(live_server + "/login")
+    page.goto(pages_server + "/login")
     page.fill("input[name=username]", "lead-city")
     page.fill("input[name=password]", passwords_["lead-city"])
     page.click("button[type=submit]")
@@ -85,7 +85,7 @@ def test_the_demo_months_pages_show_the_apis_figures(live_server, page, client, 
 
     # The review queue: as many items as the API lists, told in words.
     listed = _api(client, headers, "/api/v1/conflicts").get_json()["items"]
-    page.goto(live_server + "/review?campaign=" + CAMPAIGN)
+    page.goto(pages_server + "/review?campaign=" + CAMPAIGN)
     assert int(page.locator("#queue-count").get_attribute("data-total")) == len(listed)
     assert page.locator("li.item").count() == min(len(listed), 20)
     _shots(page, "demo-review")

@@ -3,69 +3,17 @@ a real server process."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import uuid
-from pathlib import Path
 
-import pytest
-from kit.live import ServerProcess
+from phone_kit import ARTIFACTS
 
 from server.web.qr import qr_svg
 from sync.accounts import users
 
 PASSWORD = "lead password for the browser"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = os.environ.get("WARDSYNC_CHROMIUM", "/usr/bin/chromium")
 POST_WITHOUT_TOKEN = """async (url) => (await fetch(url, {
     method: 'POST', body: new URLSearchParams({confirm: 'yes'})})).status"""
-
-
-@pytest.fixture
-def live_server(db_url, tmp_path):
-    server = ServerProcess(
-        {
-            "WARDSYNC_DATABASE_URL": db_url,
-            "WARDSYNC_SECRET_KEY": "browser-test-secret-0123456789-0123456789-0123456789",
-            "WARDSYNC_INSTANCE_PATH": str(tmp_path / "server-instance"),
-            "WARDSYNC_SESSION_COOKIE_SECURE": "0",
-        },
-        tmp_path / "server.log",
-        workers=1,
-    )
-    server.start()
-    yield server.base
-    server.stop()
-
-
-@pytest.fixture(scope="module")  # one Playwright at a time: the phone app's tests have theirs
-def browser():
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        reason = f"no Chromium at {CHROMIUM} (Debian package 'chromium'; .ci/run installs it)"
-        if os.environ.get("WARDSYNC_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 412, "height": 915})  # a phone's screen
-    page = context.new_page()
-    yield page
-    ARTIFACTS.mkdir(exist_ok=True)
-    name = request.node.name.replace("/", "_").replace("[", "-").replace("]", "")
-    page.screenshot(path=str(ARTIFACTS / f"{name}-last.png"), full_page=True)
-    context.close()
 
 
 def _sub(form: str, at: str, data: dict) -> dict:
@@ -105,7 +53,7 @@ def _api_totals(client, world, unit) -> dict:
 
 
 def test_lead_checks_progress_resolves_a_double_and_revokes_a_phone(
-    live_server, page, client, world, phone, session
+    pages_server, page, client, world, phone, session
 ):
     users.create(session, "lead-city", "lead", ["C1"], password=PASSWORD)
     session.commit()
@@ -134,7 +82,7 @@ def test_lead_checks_progress_resolves_a_double_and_revokes_a_phone(
         ]
     )
 
-    _login(page, live_server, "lead-city")
+    _login(page, pages_server, "lead-city")
     assert page.locator("#unit-name").get_attribute("data-code") == "C1"
     assert _page_totals(page) == _api_totals(client, world, "C1")
     assert page.locator("svg.trend").count() == 1
@@ -148,21 +96,21 @@ def test_lead_checks_progress_resolves_a_double_and_revokes_a_phone(
     assert (w1["accounts_activated"], w1["gifts_delivered"], w1["suspected_doubles"]) == (1, 1, 1)
     assert "25,0%" in page.locator("tr[data-metric=accounts_activated]").inner_text()
 
-    page.goto(live_server + "/follow-ups")
+    page.goto(pages_server + "/follow-ups")
     assert page.locator("tr.person").count() == 1
     assert "*********002" in page.locator("tr.person").inner_text()
 
-    page.goto(live_server + "/review")
+    page.goto(pages_server + "/review")
     item = page.locator("li.item[data-kind=suspected_double]")
     assert item.count() == 1
     item.locator("button[value=yes]").click()
     assert page.locator("#queue-empty").is_visible()
-    page.goto(live_server + "/?unit=W1")
+    page.goto(pages_server + "/?unit=W1")
     after = _page_totals(page)
     assert (after["gifts_delivered"], after["suspected_doubles"]) == (2, 0)
     assert after == _api_totals(client, world, "W1")
 
-    page.goto(live_server + "/devices")
+    page.goto(pages_server + "/devices")
     row = page.locator(f"tr.device[data-id='{phone.device_id}']")
     row.locator("button").click()
     assert page.locator(f"tr.device[data-id='{phone.device_id}'] td.state").inner_text() in (
@@ -173,12 +121,12 @@ def test_lead_checks_progress_resolves_a_double_and_revokes_a_phone(
     page.screenshot(path=str(ARTIFACTS / "devices-revoked.png"), full_page=True)
 
 
-def test_enrolment_code_with_qr_and_the_english_switch(live_server, page, world, session, client):
+def test_enrolment_code_with_qr_and_the_english_switch(pages_server, page, world, session, client):
     users.create(session, "lead-city", "lead", ["C1"], password=PASSWORD)
     session.commit()
     session.close()
-    _login(page, live_server, "lead-city")
-    page.goto(live_server + "/devices?lang=en")
+    _login(page, pages_server, "lead-city")
+    page.goto(pages_server + "/devices?lang=en")
     assert page.locator("h1").inner_text() == "Devices"
     page.select_option("select[name=volunteer]", "vol-w1")
     page.select_option("select[name=org_units]", ["W1"])
@@ -187,7 +135,7 @@ def test_enrolment_code_with_qr_and_the_english_switch(live_server, page, world,
     assert page.locator(".qr svg").count() == 1
     # The QR code opens the phone app with the code filled in.
     link = page.locator("#enrol-link").get_attribute("href")
-    assert link == f"{live_server}/app/#enroll={code}"
+    assert link == f"{pages_server}/app/#enroll={code}"
     # (The browser writes the SVG back in its own way: compare the drawing itself.)
     drawn = re.findall(r' d="([^"]+)"', page.locator(".qr").inner_html())
     assert drawn and drawn == re.findall(r' d="([^"]+)"', str(qr_svg(link)))
@@ -195,27 +143,27 @@ def test_enrolment_code_with_qr_and_the_english_switch(live_server, page, world,
     page.screenshot(path=str(ARTIFACTS / "enrolment-code.png"), full_page=True)
     enrolled = client.post("/api/v1/devices/enroll", json={"code": code, "name": "new phone"})
     assert enrolled.status_code == 201
-    page.goto(live_server + "/?lang=vi")
+    page.goto(pages_server + "/?lang=vi")
     assert "Tiến độ" in page.locator("header nav").inner_text()
 
 
-def test_out_of_scope_and_wrong_password(live_server, page, world, session):
+def test_out_of_scope_and_wrong_password(pages_server, page, world, session):
     users.create(session, "lead-far", "lead", ["W3"], password=PASSWORD)
     session.commit()
     session.close()
-    page.goto(live_server + "/login")
+    page.goto(pages_server + "/login")
     page.fill("input[name=username]", "lead-far")
     page.fill("input[name=password]", "not the password")
     page.click("button[type=submit]")
     assert page.locator("[role=alert]").is_visible()
-    _login(page, live_server, "lead-far")
+    _login(page, pages_server, "lead-far")
     assert page.locator("#unit-name").get_attribute("data-code") == "W3"
-    response = page.goto(live_server + "/?unit=W1")
+    response = page.goto(pages_server + "/?unit=W1")
     assert response.status == 404
     # A form posted without its CSRF token is refused.
     status = page.evaluate(
         POST_WITHOUT_TOKEN,
-        live_server + "/review/1",
+        pages_server + "/review/1",
     )
     assert status == 400
 
@@ -290,7 +238,7 @@ def _lead(session, name: str, units: list[str]) -> None:
 
 
 def test_the_pages_show_the_apis_figures_as_vietnamese_readers_write_them(
-    live_server, page, client, world, phone, session
+    pages_server, page, client, world, phone, session
 ):
     _lead(session, "lead-city", ["C1"])
     client.put(
@@ -322,8 +270,8 @@ def test_the_pages_show_the_apis_figures_as_vietnamese_readers_write_them(
     for chunk in (batch[:700], batch[700:]):
         assert phone.push(chunk).status_code == 200
 
-    _login(page, live_server, "lead-city")
-    page.goto(live_server + "/?unit=W1&lang=vi")
+    _login(page, pages_server, "lead-city")
+    page.goto(pages_server + "/?unit=W1&lang=vi")
     api = _api(client, world, "/api/v1/progress", org_unit="W1").get_json()["totals"]
     for metric, total in api.items():
         row = page.locator(f"table.totals tr[data-metric={metric}]")
@@ -347,7 +295,7 @@ def test_the_pages_show_the_apis_figures_as_vietnamese_readers_write_them(
     assert "2.402.300.000" in page.locator("figure.chart figcaption").inner_text()
     _shots(page, "progress-ward")
 
-    page.goto(live_server + "/?unit=C1")
+    page.goto(pages_server + "/?unit=C1")
     children = _api(client, world, "/api/v1/progress", org_unit="C1").get_json()["children"]
     for child in children:
         card = page.locator(f"ul.children li[data-code={child['org_unit']['code']}]")
@@ -359,7 +307,7 @@ def test_the_pages_show_the_apis_figures_as_vietnamese_readers_write_them(
                 assert figure.locator(".percent").inner_text() == _pct(total["percent"])
     _shots(page, "progress-city")
     # The English switch: the same figures in English.
-    page.goto(live_server + "/?unit=W1&lang=en")
+    page.goto(pages_server + "/?unit=W1&lang=en")
     assert page.locator("tr[data-metric=gift_value_vnd] .value").inner_text() == "₫2,402,300,000"
     assert page.locator("tr[data-metric=accounts_activated] .percent").inner_text() == "61.7%"
     assert (
@@ -368,7 +316,7 @@ def test_the_pages_show_the_apis_figures_as_vietnamese_readers_write_them(
     _shots(page, "progress-ward-en")
 
 
-def test_an_admin_whose_units_have_two_roots_picks_the_other(live_server, page, world, session):
+def test_an_admin_whose_units_have_two_roots_picks_the_other(pages_server, page, world, session):
     from sync.admin import orgunits
 
     orgunits.create(session, "BD", "Tỉnh Bình Dương", None)
@@ -377,7 +325,7 @@ def test_an_admin_whose_units_have_two_roots_picks_the_other(live_server, page, 
     users.create(session, "admin-two", "admin", [], password=PASSWORD)
     session.commit()
     session.close()
-    _login(page, live_server, "admin-two")
+    _login(page, pages_server, "admin-two")
     assert page.locator("#unit-name").get_attribute("data-code") == "BD"  # the first root
     options = page.locator("#root-picker select[name=unit] option")
     assert [options.nth(i).get_attribute("value") for i in range(options.count())] == ["BD", "P"]
@@ -393,19 +341,19 @@ def test_an_admin_whose_units_have_two_roots_picks_the_other(live_server, page, 
     assert page.locator("#unit-name").get_attribute("data-code") == "P"
 
 
-def test_a_lead_of_two_wards_picks_between_them(live_server, page, world, session):
+def test_a_lead_of_two_wards_picks_between_them(pages_server, page, world, session):
     _lead(session, "lead-two", ["W1", "W3"])
-    _login(page, live_server, "lead-two")
+    _login(page, pages_server, "lead-two")
     options = page.locator("#root-picker select[name=unit] option")
     assert [options.nth(i).get_attribute("value") for i in range(options.count())] == ["W1", "W3"]
     page.select_option("#root-picker select[name=unit]", "W3")
     page.click("#root-picker button")
     assert page.locator("#unit-name").get_attribute("data-code") == "W3"
-    assert page.goto(live_server + "/?unit=C1").status == 404  # their wards' city is not theirs
+    assert page.goto(pages_server + "/?unit=C1").status == 404  # their wards' city is not theirs
 
 
 def test_the_downloads_open_with_vietnamese_intact(
-    live_server, page, client, world, phone, session, tmp_path
+    pages_server, page, client, world, phone, session, tmp_path
 ):
     import csv
     import io
@@ -437,7 +385,7 @@ def test_the_downloads_open_with_vietnamese_intact(
             ),
         ]
     )
-    _login(page, live_server, "lead-city")
+    _login(page, pages_server, "lead-city")
     got = {}
     for kind in ("progress-csv", "progress-xlsx", "follow-ups-csv", "follow-ups-xlsx"):
         with page.expect_download() as download:
@@ -467,7 +415,7 @@ def test_the_downloads_open_with_vietnamese_intact(
 
 
 def test_the_volunteer_table_matches_a_count_from_the_api(
-    live_server, page, client, world, phone, session
+    pages_server, page, client, world, phone, session
 ):
     from kit.enrol import enroll_phone
 
@@ -523,7 +471,7 @@ def test_the_volunteer_table_matches_a_count_from_the_api(
         for row in rows:
             counts = expected[owner[row["device_id"]]]
             counts[form] = counts.get(form, 0) + 1
-    _login(page, live_server, "lead-city")
+    _login(page, pages_server, "lead-city")
     page.click("#volunteers-link")
     assert page.locator("#unit-name").get_attribute("data-code") == "C1"
     shown = {}
@@ -546,7 +494,7 @@ def test_the_volunteer_table_matches_a_count_from_the_api(
 
 
 def test_a_quiet_phone_appears_once_its_last_sync_is_moved_back(
-    live_server, page, client, world, phone, session, engine
+    pages_server, page, client, world, phone, session, engine
 ):
     from datetime import UTC, datetime, timedelta
 
@@ -554,7 +502,7 @@ def test_a_quiet_phone_appears_once_its_last_sync_is_moved_back(
 
     _lead(session, "lead-ward", ["W1"])
     assert phone.push(_activations(3)).status_code == 200
-    _login(page, live_server, "lead-ward")
+    _login(page, pages_server, "lead-ward")
     assert page.locator("#no-quiet").is_visible()
     assert page.locator("li.quiet-phone").count() == 0
     with engine.begin() as conn:  # the phone's last push, two days ago
@@ -567,16 +515,16 @@ def test_a_quiet_phone_appears_once_its_last_sync_is_moved_back(
     assert quiet.count() == 1
     assert "vol-w1" in quiet.inner_text() and "2 ngày" in quiet.inner_text()
     _shots(page, "quiet-phones")
-    page.goto(live_server + "/volunteers")
+    page.goto(pages_server + "/volunteers")
     assert page.locator("tr.volunteer[data-volunteer=vol-w1] .badge.quiet").count() == 1
     # A push brings it back.
     assert phone.push(_activations(1, start=50)).status_code == 200
-    page.goto(live_server + "/")
+    page.goto(pages_server + "/")
     assert page.locator("li.quiet-phone").count() == 0
 
 
 def test_resolving_a_double_from_its_card_changes_the_counts(
-    live_server, page, client, world, phone, session
+    pages_server, page, client, world, phone, session
 ):
     _lead(session, "lead-ward", ["W1"])
     household = str(uuid.uuid4())
@@ -605,8 +553,8 @@ def test_resolving_a_double_from_its_card_changes_the_counts(
     )
     before = _api(client, world, "/api/v1/progress", org_unit="W1").get_json()["totals"]
     assert (before["gifts_delivered"]["value"], before["suspected_doubles"]["value"]) == (1, 1)
-    _login(page, live_server, "lead-ward")
-    page.goto(live_server + "/review?lang=vi")
+    _login(page, pages_server, "lead-ward")
+    page.goto(pages_server + "/review?lang=vi")
     card = page.locator("li.item[data-kind=suspected_double]")
     text = card.inner_text()
     assert "12 Nguyễn Trãi" in text and "«rice»" in text and "«2023-tet»" in text
@@ -617,7 +565,7 @@ def test_resolving_a_double_from_its_card_changes_the_counts(
     status = page.locator("li.item[data-kind=status_conflict]").inner_text()
     assert "*********007" in status and "«Đã kích hoạt»" in status and "«Từ chối»" in status
     _shots(page, "review")
-    page.goto(live_server + "/review?lang=en&kind=suspected_double")
+    page.goto(pages_server + "/review?lang=en&kind=suspected_double")
     assert page.locator("li.item").count() == 1
     assert "recorded first by the phones' clocks counts" in page.locator("li.item").inner_text()
     _shots(page, "review-en")
@@ -626,7 +574,7 @@ def test_resolving_a_double_from_its_card_changes_the_counts(
     after = _api(client, world, "/api/v1/progress", org_unit="W1").get_json()["totals"]
     assert (after["gifts_delivered"]["value"], after["suspected_doubles"]["value"]) == (2, 0)
     assert after["gift_value_vnd"]["value"] == 900_000
-    page.goto(live_server + "/?unit=W1&lang=vi")
+    page.goto(pages_server + "/?unit=W1&lang=vi")
     assert page.locator("tr[data-metric=gifts_delivered] .value").inner_text() == "2"
     assert page.locator("tr[data-metric=suspected_doubles] .value").inner_text() == "0"
     assert page.locator("tr[data-metric=gift_value_vnd] .value").inner_text() == "900.000\xa0₫"

@@ -18,7 +18,6 @@ from phone_kit import (
     CAMPAIGN,
     PASSWORD,
     enrol,
-    launch_browser,
     open_app,
     outbox_ids,
     phone,
@@ -47,16 +46,6 @@ def kit(database, tmp_path_factory):
     )
     yield kit
     stop_phone_server(kit)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_browser(playwright)
-        yield browser
-        browser.close()
 
 
 def enrolled(browser, kit, team):
