@@ -6,8 +6,9 @@
 // points (not UTF-16 units), blanks are stripped with Python's idea of whitespace, a number's
 // decimals are counted from its shortest text, a uuid is read the way Python's uuid.UUID reads.
 
-// C0 controls but tab and newline, DEL and C1 controls (U+0080–U+009F).
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+// C0 controls but tab, newline and carriage return, DEL and C1 controls (U+0080–U+009F). A
+// carriage return is a line break only as a textarea sends one (CR LF), kept as LF alone.
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const PY_SPACE = "\\t\\n\\x0b\\x0c\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029" +
   "\\u202f\\u205f\\u3000";
@@ -74,7 +75,9 @@ export function checkField(field, value) {
         return ok ? { value } : fail(field.name === "citizen_id" ? "citizen_id" : "pattern");
       }
       if (CONTROL.test(value) || LONE_SURROGATE.test(value)) return fail("control");
-      const text = pyStrip(value);
+      const lines = value.replace(/\r\n/g, "\n");
+      if (lines.includes("\r")) return fail("control");
+      const text = pyStrip(lines);
       const length = codePoints(text);
       if (field.min_length != null && length < field.min_length) {
         return fail(length === 0 && field.required ? "required" : "min_length", field);

@@ -145,6 +145,16 @@ def test_the_app_and_the_server_agree_on_arbitrary_values(app_validate, definiti
     agree(app_validate, definition.form, values)
 
 
+@pytest.mark.parametrize("note", ["a\r\nb", "\r\n", "a\rb", "a\nb", " a\r\n", "a\r"])
+def test_the_app_reads_line_breaks_as_the_server_does(app_validate, note):
+    """A textarea sends CR LF: both keep it as a line break; a CR alone is refused by both."""
+    agree(
+        app_validate,
+        "activation",
+        {"citizen_id": "000000000000", "status": "visited", "note": note},
+    )
+
+
 def test_the_app_refuses_c1_controls_and_lone_surrogates(app_validate):
     page = app_validate.page
     for text in ("a\\u0085b", "a\\u009fb", "a\\ud800b", "\\udc00"):
