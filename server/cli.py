@@ -13,6 +13,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from migrations import api as migrations_api
 from sync.accounts import api_keys, users
+from sync.admin import backup as backups
 from sync.admin import campaigns, orgunits
 from sync.admin import demo as demo_data
 from sync.errors import DomainError
@@ -228,6 +229,44 @@ def verify_counters(campaign: str | None) -> None:
     if differences:
         raise SystemExit(1)
     click.echo("counters agree with a recount of the stored submissions")
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup(path: Path) -> None:
+    """Write a consistent copy of the SQLite database to PATH, while the server serves."""
+    try:
+        info = backups.backup(current_app.config["DATABASE_URL"], path)
+    except DomainError as exc:
+        raise click.ClickException(_describe(exc)) from exc
+    click.echo(
+        f"backed up {info.submissions} submissions (schema {info.revision}, "
+        f"{info.bytes:,} bytes) to {info.path}"
+    )
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask: the server is stopped.")
+@with_appcontext
+def restore(path: Path, yes: bool) -> None:
+    """Replace the SQLite database with the backup at PATH. Stop the server first.
+
+    The schema is then brought up to this version's migrations; phones resend what they sent
+    after the backup was taken once they see the server's receipt fall short.
+    """
+    url = current_app.config["DATABASE_URL"]
+    try:
+        database = backups.sqlite_path(url)
+        if not yes:
+            click.confirm(f"Replace {database} with {path}? Is the server stopped?", abort=True)
+        info = backups.restore(path, url)
+    except DomainError as exc:
+        raise click.ClickException(_describe(exc)) from exc
+    db.engine().dispose()
+    migrations_api.upgrade(url)
+    click.echo(f"restored {info.submissions} submissions (schema {info.revision}) from {info.path}")
 
 
 @main.command("serve")

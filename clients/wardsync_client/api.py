@@ -94,6 +94,10 @@ class Connection:
         params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
         return self._request("GET", "/api/v1/sync/pull", params=params)
 
+    def receipt(self) -> dict:
+        """What the server holds of this device's forms (``GET /api/v1/devices/me``)."""
+        return self._request("GET", "/api/v1/devices/me")
+
     def stream(self, path: str, params: dict) -> requests.Response:
         """A GET whose body is read as it arrives (exports); the caller closes it."""
         return self._send("GET", path, params=params, stream=True)

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from . import clock
@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS sent (
     record_version INTEGER,
     conflict_id TEXT,
     flags TEXT NOT NULL,
-    synced_at TEXT NOT NULL
+    synced_at TEXT NOT NULL,
+    body TEXT
 );
 CREATE TABLE IF NOT EXISTS pulled (
     entity TEXT NOT NULL,
@@ -56,6 +57,10 @@ CREATE TABLE IF NOT EXISTS pulled (
 
 # The server's final answers: the form is stored there (``duplicate`` carries the first one).
 STORED = {"applied", "conflict"}
+# How long a sent form's content is kept, to resend it should the server lose it (restored
+# from a backup older than the form): a few days covers a nightly backup and a weekend. After
+# that only the form's receipt is kept; the content (a citizen id among it) is dropped.
+KEEP_SENT_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,9 @@ class DeviceStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(sent)")}
+        if "body" not in columns:  # a store made before sent forms were kept
+            self.db.execute("ALTER TABLE sent ADD COLUMN body TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -209,7 +217,7 @@ class DeviceStore:
                     status = result.get("original_status") or "duplicate"
                 self.db.execute(
                     "INSERT INTO sent (id, form, status, record_id, record_version, conflict_id,"
-                    " flags, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " flags, synced_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (id) DO NOTHING",
                     (
                         item.id,
@@ -220,6 +228,7 @@ class DeviceStore:
                         result.get("conflict_id"),
                         json.dumps(result.get("flags") or []),
                         synced_at,
+                        json.dumps(item.body, ensure_ascii=False),
                     ),
                 )
                 self.db.execute("DELETE FROM outbox WHERE id = ?", (item.id,))
@@ -254,6 +263,38 @@ class DeviceStore:
 
     def sent_ids(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT id FROM sent")}
+
+    def requeue_if_short(self, accepted: int, now: datetime | None = None) -> int:
+        """Queue the kept sent forms again when the server holds fewer of ours than we sent.
+
+        The server answered for each of them, so it only loses one by being restored from a
+        backup taken before it arrived; resending is harmless (the forms it still has answer
+        ``duplicate``). A shortfall that resending does not close (our form was a duplicate
+        of another phone's, so it is stored under that phone) is not chased again: the same
+        figures requeue nothing. Kept content older than ``KEEP_SENT_DAYS`` is dropped here.
+        Returns how many forms were queued again.
+        """
+        now = now or datetime.now(UTC)
+        cutoff = (now - timedelta(days=KEEP_SENT_DAYS)).isoformat()
+        with self.transaction():
+            self.db.execute("UPDATE sent SET body = NULL WHERE synced_at < ?", (cutoff,))
+            sent = self.db.execute("SELECT count(*) FROM sent").fetchone()[0]
+            figures = f"{accepted}/{sent}"
+            if accepted >= sent or self.get("requeued_for") == figures:
+                return 0
+            self._put("requeued_for", figures)
+            rows = self.db.execute(
+                "SELECT id, form, body FROM sent WHERE body IS NOT NULL ORDER BY rowid"  # as sent
+            ).fetchall()
+            for sid, form, body in rows:
+                recorded_at = json.loads(body).get("recorded_at", "")
+                self.db.execute(
+                    "INSERT INTO outbox (id, form, body, state, recorded_at)"
+                    " VALUES (?, ?, ?, 'queued', ?) ON CONFLICT (id) DO NOTHING",
+                    (sid, form, body, recorded_at),
+                )
+                self.db.execute("DELETE FROM sent WHERE id = ?", (sid,))
+        return len(rows)
 
     # -- pulling -------------------------------------------------------------------------
 

@@ -28,10 +28,12 @@ class SyncReport:
     sent: Counter = field(default_factory=Counter)  # final status -> forms
     batches: int = 0
     pulled: int = 0
+    resent: int = 0  # sent forms queued again because the server's receipt fell short
 
     def summary(self) -> str:
         sent = ", ".join(f"{n} {status}" for status, n in sorted(self.sent.items())) or "nothing"
-        return f"sent: {sent} (in {self.batches} batches); pulled {self.pulled} changes"
+        again = f"; {self.resent} sent again, the server having lost them" if self.resent else ""
+        return f"sent: {sent} (in {self.batches} batches); pulled {self.pulled} changes{again}"
 
 
 def connect(store: DeviceStore, **options) -> Connection:
@@ -128,9 +130,15 @@ def pull(
 
 
 def sync_device(store: DeviceStore, connection: Connection, **callbacks) -> SyncReport:
+    """Push, pull, then read the server's receipt: when it holds fewer of this phone's forms
+    than the phone sent (it was restored from a backup), the kept ones are sent again."""
     report = SyncReport()
     push(store, connection, report=report, on_batch=callbacks.get("on_batch"))
     pull(store, connection, report=report, on_page=callbacks.get("on_page"))
+    receipt = connection.receipt()
+    report.resent = store.requeue_if_short(int(receipt["accepted"]))
+    if report.resent:
+        push(store, connection, report=report, on_batch=callbacks.get("on_batch"))
     store.set(last_sync=utc_now())
     return report
 

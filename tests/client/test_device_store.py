@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from wardsync_client import DeviceStore
@@ -103,3 +103,43 @@ def test_a_pulled_page_and_its_cursor_are_stored_together(store):
     fresh = {**put, "id": "h9"}
     store.store_page({"changes": [fresh], "next_cursor": "c4", "reset": True})
     assert set(store.pulled("household")) == {"h9"} and store.cursor == "c4"
+
+
+def _send(store, status="applied", synced_at="2026-12-03T10:00:00+00:00"):
+    batch = store.next_batch(100, 10**6)
+    results = [{"id": item.id, "status": status, "original_status": "applied"} for item in batch]
+    store.settle(batch, results, synced_at)
+    return [item.id for item in batch]
+
+
+def test_a_receipt_that_falls_short_queues_the_kept_forms_again_once(store):
+    at = datetime(2023, 7, 29, 9, 0, tzinfo=VN)
+    for n in range(3):
+        _help(store, at, n)
+    sent = _send(store)
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    assert store.requeue_if_short(3, now=now) == 0  # the server has all three
+    assert store.queued_count() == 0
+
+    # The server was restored and holds one: all three go again, as they were recorded.
+    assert store.requeue_if_short(1, now=now) == 3
+    again = store.next_batch(100, 10**6)
+    assert [item.id for item in again] == sent
+    assert [item.body["data"]["household_id"][-1] for item in again] == ["0", "1", "2"]
+    # One of them was another phone's first, so it is stored under that phone: the receipt
+    # says two of three. That is new, so they go once more; the same figures again are not
+    # chased (a shortfall resending cannot close costs one resend, not one per sync).
+    _send(store, status="duplicate")
+    assert store.requeue_if_short(2, now=now) == 3
+    _send(store, status="duplicate")
+    assert store.requeue_if_short(2, now=now) == 0 and store.queued_count() == 0
+    assert store.sent_ids() == set(sent)
+
+
+def test_sent_content_is_dropped_after_a_week(store):
+    _help(store, datetime(2023, 7, 29, 9, 0, tzinfo=VN))
+    _send(store, synced_at="2026-12-03T10:00:00+00:00")
+    later = datetime(2026, 12, 10, 10, 0, 1, tzinfo=UTC)
+    assert store.requeue_if_short(0, now=later) == 0  # nothing kept to send
+    assert store.db.execute("SELECT count(*) FROM sent WHERE body IS NOT NULL").fetchone()[0] == 0
+    assert len(store.sent_ids()) == 1  # the receipt of it stays
