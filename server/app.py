@@ -15,6 +15,7 @@ from . import (
     gate,
     openapi,
     openrosa,
+    request_log,
     throttle,
     transport,
     web,
@@ -68,6 +69,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(overrides or {})
     api_docs.configure(app)
 
+    request_log.init_app(app)
     db.init_app(app)
     transport.init_app(app)
     gate.init_app(app)

@@ -9,6 +9,8 @@ buffering proxy (nginx) in front as gunicorn's documentation advises.
 import multiprocessing
 import os
 
+from server import logjson
+
 bind = os.environ.get("WARDSYNC_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WARDSYNC_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "gthread"
@@ -20,9 +22,10 @@ max_requests = 5000
 max_requests_jitter = 500
 limit_request_line = 8190
 limit_request_fields = 100
-accesslog = "-"
-errorlog = "-"
-# An OpenRosa device's key is in its URL: every log line shows it as [redacted].
+# JSON lines on stderr, the access log's included, each with its request's X-Request-ID
+# (server/logjson.py). An OpenRosa device's key is in its URL: every line shows it as
+# [redacted].
+logconfig_dict = logjson.config(os.environ.get("WARDSYNC_LOG_LEVEL", "INFO").upper())
 logger_class = "server.redact.RedactingLogger"
 forwarded_allow_ips = os.environ.get("WARDSYNC_FORWARDED_ALLOW_IPS", "127.0.0.1")
 

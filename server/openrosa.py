@@ -38,7 +38,7 @@ from sync.accounts.scope import Scope
 from sync.openrosa import edits, households, instances, listings, xforms
 from sync.push import pipeline, state
 
-from . import db, localise, transport
+from . import db, localise, request_log, transport
 from .auth.principal import Principal
 from .errors import PROBLEM, ApiError
 from .transaction import transaction
@@ -207,6 +207,7 @@ def _store(instance: instances.Instance):
     outcome = pipeline.push(
         db.session(), device, items, citizen_key=current_app.config["CITIZEN_ID_KEY"]
     )
+    request_log.note_push(principal.device_id, outcome.results, items)
     refused = [
         (item, result)
         for item, result in zip(items, outcome.results, strict=True)

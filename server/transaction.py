@@ -13,6 +13,7 @@ answer; no side effects outside the database.
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,7 @@ from . import db
 from .errors import ApiError, database_unavailable
 
 RETRIES = 3
+log = logging.getLogger(__name__)
 BUSY = "The server is busy; send the same request again."
 
 
@@ -55,6 +57,13 @@ def transaction(
                     if database_unavailable(exc) and _connection_lost(exc):
                         raise  # the database is down: 503 from the error handler, no retry
                     if attempt == retries - 1:
+                        log.warning(
+                            "%s gave up after %d attempts: %s",
+                            fn.__name__,
+                            retries,
+                            type(exc).__name__,
+                            extra={"event": "retries_exhausted", "view": fn.__name__},
+                        )
                         raise ApiError(503, BUSY, headers={"Retry-After": "2"}) from exc
                     time.sleep(0.05 * (attempt + 1))
                 except DomainError as exc:

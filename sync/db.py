@@ -33,6 +33,8 @@ def normalize_url(url: str) -> str:
 
 def make_engine(url: str, **kwargs) -> Engine:
     url = normalize_url(url)
+    # An error's text leaves out the statement's values (an address, a note): it is logged.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(
             url,

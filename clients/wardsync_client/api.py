@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -109,10 +110,19 @@ class Connection:
         return response.json() if response.content else {}
 
     def _send(
-        self, method: str, path: str, *, auth: bool = True, refreshed: bool = False, **kwargs
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: bool = True,
+        refreshed: bool = False,
+        request_id: str | None = None,
+        **kwargs,
     ) -> requests.Response:
+        # One id for every attempt of this request: the server's log finds them together.
+        request_id = request_id or uuid.uuid4().hex
         for attempt in range(self.attempts):
-            headers = {}
+            headers = {"X-Request-ID": request_id}
             if auth and self.tokens:
                 headers["Authorization"] = f"Bearer {self.tokens.access_token}"
             try:
@@ -136,7 +146,9 @@ class Connection:
             ):
                 response.close()
                 self._refresh()
-                return self._send(method, path, auth=auth, refreshed=True, **kwargs)
+                return self._send(
+                    method, path, auth=auth, refreshed=True, request_id=request_id, **kwargs
+                )
             if response.status_code >= 400:
                 error_class = ApiError
                 if response.status_code in (401, 403):

@@ -9,7 +9,7 @@ from sync.feed import positions
 from sync.feed.pull import pull as pull_changes
 from sync.push import pipeline, state
 
-from .. import db, gate, localise
+from .. import db, gate, localise, request_log
 from ..auth.principal import current, requires
 from ..errors import ApiError
 from ..openapi import problems
@@ -64,6 +64,7 @@ def push():
     outcome = pipeline.push(
         db.session(), device, submissions, citizen_key=current_app.config["CITIZEN_ID_KEY"]
     )
+    request_log.note_push(principal.device_id, outcome.results, submissions)
     return jsonify(
         results=localise.push_results(outcome.results),
         server_time=outcome.server_time.isoformat(),
