@@ -13,6 +13,7 @@ from . import (
     db,
     errors,
     gate,
+    metrics,
     openapi,
     openrosa,
     request_log,
@@ -71,6 +72,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     request_log.init_app(app)
     db.init_app(app)
+    metrics.init_app(app)
     transport.init_app(app)
     gate.init_app(app)
     throttle.init_app(app)

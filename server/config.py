@@ -40,6 +40,8 @@ def load(env: dict[str, str] | None = None, instance: Path | None = None) -> dic
         "REFRESH_TOKEN_TTL": int(env.get("WARDSYNC_REFRESH_TOKEN_TTL", 30 * 24 * 3600)),
         # Rate limits are counted in the database unless Redis is given (sync.accounts.throttle).
         "REDIS_URL": env.get("WARDSYNC_REDIS_URL") or None,
+        # The operator's token for /metrics (absent: no /metrics at all).
+        "METRICS_TOKEN": env.get("WARDSYNC_METRICS_TOKEN") or None,
         "THROTTLE_PREFIX": env.get("WARDSYNC_THROTTLE_PREFIX", "wardsync"),
         # How many proxies in front of wardsync append to X-Forwarded-For (0: none trusted).
         "PROXY_COUNT": int(env.get("WARDSYNC_PROXY_COUNT", 0)),

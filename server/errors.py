@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 from sync.errors import DomainError
 from sync.forms.flatten import flatten
 
+from . import metrics
 from .redact import redact
 
 log = logging.getLogger(__name__)
@@ -142,8 +143,10 @@ def database_unavailable(exc: BaseException) -> bool:
 
 
 def handle_database_error(exc: Exception) -> Response:
+    metrics.DATABASE_ERRORS.labels(type(exc).__name__).inc()
     if not database_unavailable(exc):
         return handle_unexpected(exc)
+    metrics.UNAVAILABLE.labels("database").inc()
     log.warning("database unavailable on %s %s: %s", request.method, redact(request.path), exc)
     headers = {"Retry-After": DATABASE_RETRY_AFTER}
     if request.blueprint == "web":

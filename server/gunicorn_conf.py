@@ -8,6 +8,8 @@ buffering proxy (nginx) in front as gunicorn's documentation advises.
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 from server import logjson
 
@@ -35,3 +37,28 @@ def pre_request(worker, req):
     from server.transport import remember_gunicorn_request
 
     remember_gunicorn_request(req)
+
+
+# Metrics (server/metrics.py): each worker writes its samples to files in this folder and a
+# scrape adds them up. Made fresh at each start, before any worker imports prometheus-client.
+_OWN_METRICS_DIR = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _OWN_METRICS_DIR = tempfile.mkdtemp(prefix="wardsync-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
+
+
+def on_starting(server):
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(folder, ignore_errors=True)  # no samples of an earlier run
+    os.makedirs(folder, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)

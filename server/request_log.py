@@ -23,6 +23,7 @@ from flask import Flask, Response, g, request
 
 from sync.forms.definitions import DEFINITIONS
 
+from . import metrics
 from .logjson import request_id
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def note_push(device_id: str | None, results: list[dict], items: list) -> None:
     """What the push stored, for its log line (written when the answer is final). Forms are
     counted by name; a name that is none of ours is "other", so nothing a client wrote there
     reaches the log."""
+    g.push_items, g.push_results = items, results
     g.push_log = {
         "device": device_id,
         "items": len(results),
@@ -73,6 +75,12 @@ def _answer(response: Response) -> Response:
         response.headers[HEADER] = rid
     pushed = g.pop("push_log", None)
     if pushed is not None or _is_push():
+        metrics.push_answered(
+            "openrosa" if request.path.endswith("/submission") else "json",
+            response.status_code,
+            g.get("push_items") or [],
+            g.get("push_results") if pushed is not None else None,
+        )
         took = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
         caller = g.get("principal")
         line = pushed or {

@@ -15,7 +15,7 @@ from flask import Flask, current_app, request
 
 from sync.accounts import throttle, users
 
-from . import db
+from . import db, metrics
 from .errors import ApiError
 
 LOGIN = throttle.Rule("login", limit=10, window_s=15 * 60)
@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
 
 
 def too_many(retry_after: int, what: str) -> ApiError:
+    metrics.THROTTLED.labels(what).inc()
     return ApiError(
         429, f"Too many {what}; try again later.", headers={"Retry-After": str(retry_after)}
     )

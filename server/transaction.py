@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from sync.errors import DomainError
 
-from . import db
+from . import db, metrics
 from .errors import ApiError, database_unavailable
 
 RETRIES = 3
@@ -64,6 +64,7 @@ def transaction(
                             type(exc).__name__,
                             extra={"event": "retries_exhausted", "view": fn.__name__},
                         )
+                        metrics.UNAVAILABLE.labels("busy").inc()
                         raise ApiError(503, BUSY, headers={"Retry-After": "2"}) from exc
                     time.sleep(0.05 * (attempt + 1))
                 except DomainError as exc:

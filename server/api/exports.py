@@ -17,7 +17,7 @@ from sync.exports import formats, pg_copy, submissions, summaries
 from sync.forms.fields import Code
 from sync.forms.schemas import FORM_NAMES
 
-from .. import db
+from .. import db, metrics
 from ..auth.principal import current, requires
 from ..errors import ApiError
 from ..openapi import problems
@@ -96,7 +96,7 @@ def _place(query):
     return session, campaign, unit
 
 
-def _xlsx(sheets: list[tuple[str, list[str], object]]) -> Response:
+def _xlsx(export: str, sheets: list[tuple[str, list[str], object]]) -> Response:
     """Write the workbook row by row (constant memory) to a temporary file, then stream it."""
     handle, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(handle)
@@ -124,7 +124,7 @@ def _xlsx(sheets: list[tuple[str, list[str], object]]) -> Response:
         finally:
             os.unlink(path)
 
-    return Response(chunks(), mimetype=MIMETYPES["xlsx"])
+    return Response(metrics.counted(export, "xlsx", chunks()), mimetype=MIMETYPES["xlsx"])
 
 
 def _streamed(stream_session, campaign, scope, unit, form, after, last, fmt):
@@ -164,6 +164,7 @@ def export_submissions(query):
     forms = [query["form"]] if query["form"] else list(submissions.DATA_COLUMNS)
     if query["format"] == "xlsx":
         response = _xlsx(
+            "submissions",
             [
                 (
                     f,
@@ -171,12 +172,13 @@ def export_submissions(query):
                     submissions.submissions(session, campaign, scope, unit, f, after, last),
                 )
                 for f in forms
-            ]
+            ],
         )
     else:
         body = _streamed(
             db.open_session(), campaign, scope, unit, query["form"], after, last, query["format"]
         )
+        body = metrics.counted("submissions", query["format"], body)
         response = Response(body, mimetype=MIMETYPES[query["format"]])
     response.headers["X-Next-Cursor"] = submissions.encode_cursor(last)
     return response
@@ -195,8 +197,9 @@ def export_progress(query):
     rows = summaries.progress_rows(session, campaign, unit)
     header = summaries.progress_columns()
     if query["format"] == "xlsx":
-        return _xlsx([("progress", header, rows)])
-    return Response(list(formats.csv_lines(header, rows)), mimetype=MIMETYPES["csv"])
+        return _xlsx("progress", [("progress", header, rows)])
+    body = list(metrics.counted("progress", "csv", formats.csv_lines(header, rows)))
+    return Response(body, mimetype=MIMETYPES["csv"])
 
 
 @blp.route("/follow-ups", methods=["GET"])
@@ -211,5 +214,7 @@ def export_follow_ups(query):
     session, campaign, unit = _place(query)
     rows = list(summaries.follow_ups(session, campaign, unit))  # a ward's list: small
     if query["format"] == "xlsx":
-        return _xlsx([("follow-ups", summaries.FOLLOW_UP_COLUMNS, rows)])
-    return Response(formats.csv_lines(summaries.FOLLOW_UP_COLUMNS, rows), mimetype=MIMETYPES["csv"])
+        return _xlsx("follow-ups", [("follow-ups", summaries.FOLLOW_UP_COLUMNS, rows)])
+    lines = formats.csv_lines(summaries.FOLLOW_UP_COLUMNS, rows)
+    body = metrics.counted("follow-ups", "csv", lines)
+    return Response(body, mimetype=MIMETYPES["csv"])

@@ -9,7 +9,7 @@ from sync.feed import positions
 from sync.feed.pull import pull as pull_changes
 from sync.push import pipeline, state
 
-from .. import db, gate, localise, request_log
+from .. import db, gate, localise, metrics, request_log
 from ..auth.principal import current, requires
 from ..errors import ApiError
 from ..openapi import problems
@@ -84,4 +84,6 @@ def pull(query):
         page = pull_changes(db.session(), current().scope, query["cursor"], query["limit"])
     except positions.BadCursor as exc:
         raise ApiError(400, str(exc), errors={"cursor": [str(exc)]}) from exc
+    metrics.PULLS.inc()
+    metrics.PULL_CHANGES.inc(len(page["changes"]))
     return jsonify(page)

@@ -16,13 +16,18 @@ a no-op there.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import BigInteger, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 Key = tuple  # ("record", campaign_id, citizen_hash), ("gift", campaign_id, business_key), ...
+
+# Told how long each lock round trip waited, and for how many locks: the server's metrics
+# listen here (sync/ knows nothing of Prometheus). Instrumentation only: nothing depends on it.
+observers: list[Callable[[float, int], None]] = []
 
 _LOCK = text("SELECT pg_advisory_xact_lock(k) FROM unnest(:keys) AS k").bindparams(
     bindparam("keys", type_=ARRAY(BigInteger))
@@ -63,5 +68,9 @@ def lock(session: Session, keys: Iterable[Key]) -> list[int]:
     """
     numbers = sorted({number(k) for k in keys})
     if numbers and session.get_bind().dialect.name == "postgresql":
+        started = time.perf_counter()
         session.execute(_LOCK, {"keys": numbers})
+        waited = time.perf_counter() - started
+        for observe in observers:
+            observe(waited, len(numbers))
     return numbers

@@ -156,6 +156,9 @@ def check_receipt(e, response, caller, v):
 MATRIX: dict[tuple[str, str], Route] = {
     ("GET", "/healthz"): Route(public, check=lambda e, r, c, v: r.get_json() == {"status": "ok"}),
     ("GET", "/readyz"): Route(public, check=lambda e, r, c, v: r.get_json()["status"] == "ready"),
+    # The operator's metrics exist only with WARDSYNC_METRICS_TOKEN set (not here): no caller's
+    # token opens them (tests/hardening/test_metrics.py: with a token set).
+    ("GET", "/metrics"): Route(lambda caller, variant: (404, False)),
     ("GET", "/api/v1/openapi.json"): Route(
         public, check=lambda e, r, c, v: "/api/v1/sync/push" in r.get_json()["paths"]
     ),

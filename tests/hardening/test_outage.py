@@ -31,7 +31,7 @@ AT = "2023-07-29T09:15:00+07:00"
 WALL = 1_690_596_900_000
 
 # Routes that answer without the database (no token or page session is looked up).
-NO_DATABASE = {"/healthz", "/api/v1/openapi.json", "/static/web/<path:filename>"}
+NO_DATABASE = {"/healthz", "/api/v1/openapi.json", "/static/web/<path:filename>", "/metrics"}
 BODIES = {
     "/api/v1/auth/login": {"username": "admin", "password": "x"},
     "/api/v1/auth/refresh": {"refresh_token": "t"},
