@@ -32,7 +32,8 @@ def _login(page, base, username):
     page.goto(base + "/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    with page.expect_navigation():  # the page after login, loaded, before anything is read
+        page.click("button[type=submit]")
 
 
 def _page_totals(page) -> dict:
@@ -154,7 +155,8 @@ def test_out_of_scope_and_wrong_password(pages_server, page, world, session):
     page.goto(pages_server + "/login")
     page.fill("input[name=username]", "lead-far")
     page.fill("input[name=password]", "not the password")
-    page.click("button[type=submit]")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
     assert page.locator("[role=alert]").is_visible()
     _login(page, pages_server, "lead-far")
     assert page.locator("#unit-name").get_attribute("data-code") == "W3"

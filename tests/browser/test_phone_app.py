@@ -68,7 +68,8 @@ def lead_creates_a_code(browser, kit, team) -> str:
         page.goto(kit.base + "/login")
         page.fill("input[name=username]", "lead-ta")
         page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
+        with page.expect_navigation():  # logged in (the cookie set) before going on
+            page.click("button[type=submit]")
         page.goto(kit.base + "/devices")
         page.select_option("select[name=volunteer]", team.volunteer)
         page.select_option("select[name=org_units]", [team.ward])
