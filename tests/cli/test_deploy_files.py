@@ -150,8 +150,10 @@ def test_compose_gives_the_read_only_server_its_instance_folder(compose):
 
 
 def test_compose_config_is_accepted_by_docker_compose(tmp_path):
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        argv = ["docker", "compose", "-f", str(DEPLOY / "compose.yaml"), "config", "-q"]
+    docker = tool("docker")
+    plugin = docker and subprocess.run([docker, "compose", "version"], capture_output=True)
+    if plugin and plugin.returncode == 0:
+        argv = [docker, "compose", "-f", str(DEPLOY / "compose.yaml"), "config", "-q"]
     elif tool("docker-compose"):
         # Compose v1 predates the top-level "name"; the rest of the file is checked as is.
         text = (DEPLOY / "compose.yaml").read_text()
