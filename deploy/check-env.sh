@@ -55,6 +55,10 @@ esac
 if placeholder "${WARDSYNC_DATABASE_URL:-}"; then
   refuse "WARDSYNC_DATABASE_URL still holds the CHANGE-ME placeholder password."
 fi
+# wardsync itself refuses a metrics token under 24 characters.
+if placeholder "${WARDSYNC_METRICS_TOKEN:-}"; then
+  refuse "WARDSYNC_METRICS_TOKEN still holds the CHANGE-ME placeholder."
+fi
 if placeholder "${WARDSYNC_REDIS_URL:-}"; then
   refuse "WARDSYNC_REDIS_URL still holds the CHANGE-ME placeholder password."
 fi

@@ -10,7 +10,7 @@
 #    docker compose run --rm wardsync wardsync create-user admin --role admin --password-stdin
 set -eu
 
-for name in SECRET_KEY DATABASE_URL JWT_KEYS CITIZEN_ID_KEY REDIS_URL; do
+for name in SECRET_KEY DATABASE_URL JWT_KEYS CITIZEN_ID_KEY REDIS_URL METRICS_TOKEN; do
   eval "file=\${WARDSYNC_${name}_FILE:-}"
   [ -n "$file" ] || continue
   eval "given=\${WARDSYNC_${name}:-}"

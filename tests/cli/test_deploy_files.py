@@ -324,6 +324,7 @@ def check_env(env: dict[str, str]) -> subprocess.CompletedProcess:
         ({"WARDSYNC_DATABASE_URL": "postgresql://w:CHANGE-ME@db/w"}, "placeholder password"),
         ({"WARDSYNC_REDIS_URL": "redis://:changeme@redis:6379/0"}, "placeholder password"),
         ({"WARDSYNC_JWT_KEYS": "k1=CHANGE-ME-CHANGE-ME-CHANGE-ME-CHANGE-ME"}, "JWT_KEYS"),
+        ({"WARDSYNC_METRICS_TOKEN": "CHANGE-ME-to-a-token-of-24"}, "METRICS_TOKEN"),
     ],
 )
 def test_check_env_refuses_an_unsafe_configuration(change, refusal):
@@ -537,6 +538,11 @@ def test_nginx_buffers_both_ways_and_keeps_its_idle_connections_shorter_than_gun
     gunicorn = (ROOT / "server" / "gunicorn_conf.py").read_text()
     (gunicorn_idle,) = re.findall(r"^keepalive = (\d+)$", gunicorn, re.MULTILINE)
     assert int(nginx_idle[1][0].removesuffix("s")) < int(gunicorn_idle)
+
+
+def test_nginx_keeps_metrics_from_the_public(tls_server):
+    (metrics,) = find(tls_server, "location", "=", "/metrics")
+    assert [d[1] for d in metrics[2] if d[0] in ("allow", "deny")] == [["127.0.0.1"], ["all"]]
 
 
 def test_nginx_request_id_rule_is_wardsyncs():
