@@ -1,4 +1,4 @@
-"""The wheel holds every module of the server: the Dockerfile installs it with ``pip install .``
+"""The wheel holds every module of the server: ``deploy/Dockerfile`` builds it and installs it
 (not editable), so a package left out of setup.cfg's hand-written list would be missing in
 production while every test run from the source tree passed."""
 
