@@ -270,8 +270,10 @@ def restore(path: Path, yes: bool) -> None:
 
 
 @main.command("serve")
-@click.option("--bind", default="127.0.0.1:8000", show_default=True)
-@click.option("--workers", type=int, default=None, help="Default: 2 x cores + 1.")
+@click.option("--bind", envvar="WARDSYNC_BIND", default="127.0.0.1:8000", show_default=True)
+@click.option(
+    "--workers", envvar="WARDSYNC_WORKERS", type=int, default=None, help="Default: 2 x cores + 1."
+)
 def serve(bind: str, workers: int | None) -> None:
     """Serve the app with gunicorn."""
     conf = Path(__file__).with_name("gunicorn_conf.py")
