@@ -7,6 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 import psycopg
+import redis
 from flask import Flask, Response, json, render_template, request
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
@@ -161,6 +162,19 @@ def handle_database_error(exc: Exception) -> Response:
     return problem(503, "The database is not answering; try again shortly.", headers=headers)
 
 
+def handle_limits_unavailable(exc: Exception) -> Response:
+    """Redis (the rate limits' store, when configured) not answering: a login or enrolment
+    cannot be counted, so it is not let through; the client tries again shortly."""
+    metrics.UNAVAILABLE.labels("limits").inc()
+    log.warning(
+        "rate-limit store unavailable on %s %s: %s", request.method, redact(request.path), exc
+    )
+    headers = {"Retry-After": DATABASE_RETRY_AFTER}
+    return problem(
+        503, "The server cannot check its rate limits; try again shortly.", headers=headers
+    )
+
+
 def handle_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, redact(request.path))
     return problem(500, "An internal error occurred; it has been logged.")
@@ -184,4 +198,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(RecursionError, handle_too_deep)
     app.register_error_handler(sa_exc.SQLAlchemyError, handle_database_error)
     app.register_error_handler(psycopg.Error, handle_database_error)
+    app.register_error_handler(redis.RedisError, handle_limits_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

@@ -210,3 +210,28 @@ def test_concurrent_guesses_on_several_workers_get_ten_tries_in_all(world, lead_
         timeout=30,
     )
     assert right.status_code == 429
+
+
+def test_redis_down_is_a_503_not_a_500_and_lets_no_guess_through(db_url, instance_dir, world):
+    """With the limits kept in Redis and Redis not answering, a login or an enrolment cannot
+    be counted: it is refused for now (503 with Retry-After), never let through uncounted."""
+    from kit.live import free_port
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": db_url,
+            "SECRET_KEY": TEST_SECRET,
+            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        }
+    )
+    client = app.test_client()
+    for path, body in (
+        ("/api/v1/auth/login", {"username": "lead-w1", "password": "wrong"}),
+        ("/api/v1/devices/enroll", {"code": "no-such-code", "name": "phone"}),
+    ):
+        answer = client.post(path, json=body)
+        assert answer.status_code == 503, (path, answer.get_data(as_text=True))
+        assert int(answer.headers["Retry-After"]) > 0
+        assert answer.content_type == "application/problem+json"
+    app.extensions["wardsync.engine"].dispose()
