@@ -74,6 +74,8 @@ def _answer(response: Response) -> Response:
     if rid:
         response.headers[HEADER] = rid
     pushed = g.pop("push_log", None)
+    if pushed is not None and not 200 <= response.status_code < 300:
+        pushed = None  # the view's results were rolled back (a refusal, a failed commit)
     if pushed is not None or _is_push():
         metrics.push_answered(
             "openrosa" if request.path.endswith("/submission") else "json",

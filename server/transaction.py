@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from flask import Response
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -27,6 +28,9 @@ from . import db, metrics
 from .errors import ApiError, database_unavailable
 
 RETRIES = 3
+# A writers' race as SQLAlchemy reports it, and as psycopg does where the push path talks to
+# the driver directly (COPY): two pushes of one new id at once, a deadlock, a lock timeout.
+RACES = (IntegrityError, OperationalError, psycopg.IntegrityError, psycopg.OperationalError)
 log = logging.getLogger(__name__)
 BUSY = "The server is busy; send the same request again."
 
@@ -52,7 +56,7 @@ def transaction(
                     answer = fn(*args, **kwargs)
                     session.commit()
                     return answer
-                except (IntegrityError, OperationalError) as exc:
+                except RACES as exc:
                     session.rollback()
                     if database_unavailable(exc) and _connection_lost(exc):
                         raise  # the database is down: 503 from the error handler, no retry
