@@ -24,8 +24,10 @@ import errno
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
+import tempfile
 import textwrap
 import threading
 import time
@@ -42,7 +44,15 @@ from kit.databases import TEST_SECRET
 from kit.live import WARDSYNC, ServerProcess, wait_for
 from model import Model, epoch_ms
 from sqlalchemy import select
-from wardsync_client import DeviceStore, Unreachable, connect, enroll, push, sync_device
+from wardsync_client import (
+    ApiError,
+    DeviceStore,
+    Unreachable,
+    connect,
+    enroll,
+    push,
+    sync_device,
+)
 from wardsync_client.outbox import Queued
 
 from sync.accounts import devices, users
@@ -75,6 +85,7 @@ class Size:
     rounds: int  # rounds of (record some, push a shuffled part) per session
     per_round: int
     batch: int  # at most this many forms per push
+    sessions: int = 2  # times each phone comes online
     workers: int = 2
     kills: int = 0
     restarts: tuple[str, ...] = ()  # pg_ctl stop modes, one restart each
@@ -87,7 +98,7 @@ FULL_FAULTS = replace(CHAOS_FAULTS, max_stalls=12)
 
 SIZES = {
     "bounded": {
-        "field": Size(300, 24, 3, 3, 3, 8, kills=2, faults=CHAOS_FAULTS),
+        "field": Size(300, 24, 3, 2, 3, 8, kills=2, faults=CHAOS_FAULTS),
         "restart": Size(60, 16, 4, 3, 4, 10, restarts=("fast",), faults=CHAOS_FAULTS),
         "disk": Size(40, 16, 4, 4, 4, 10, disk_mb=24, faults=CHAOS_FAULTS),
     },
@@ -277,6 +288,8 @@ class Phone:
                         self.replay(conn, tally)
                 except Unreachable:
                     tally.add("gave_up")  # no answer after every retry: the forms stay queued
+                except ApiError as exc:
+                    _server_error(exc, tally)
             if self.rnd.random() < P_SYNC:
                 try:
                     report = sync_device(store, connect(store, **CLIENT))
@@ -284,6 +297,8 @@ class Phone:
                     tally.add("requeued", report.resent)
                 except Unreachable:
                     tally.add("gave_up")
+                except ApiError as exc:
+                    _server_error(exc, tally)
         except Exception as exc:  # noqa: BLE001 - reported by the scenario
             tally.error(f"phone {self.index}: {type(exc).__name__}: {exc}")
         finally:
@@ -301,10 +316,22 @@ class Phone:
                     tally.add("gave_up")
                     if time.monotonic() > deadline:
                         raise
+                except ApiError as exc:
+                    _server_error(exc, tally)
+                    if time.monotonic() > deadline:
+                        raise
         except Exception as exc:  # noqa: BLE001
             tally.error(f"phone {self.index} draining: {type(exc).__name__}: {exc}")
         finally:
             store.close()
+
+
+def _server_error(exc: ApiError, tally: Tally) -> None:
+    """A 500 stops the real client's sync (it is not worth retrying); the volunteer taps
+    *sync* again, and so does the phone here. The check judges the 500 from the server's log."""
+    if exc.status != 500:
+        raise exc
+    tally.add("server_500")
 
 
 def _body(store: DeviceStore, sid: str) -> dict:
@@ -546,6 +573,7 @@ class Outcome:
     size: Size
     figures: str
     failures: list[str]
+    known_bug_hits: int = 0  # 500s that were KNOWN_BUGS' and nothing else
 
 
 def run(
@@ -560,15 +588,25 @@ def run(
     """Build the world on ``url``, serve it, put the phones through the chaos with
     ``disruption(net, done, server)`` beside them, drain, and check everything."""
     started = time.monotonic()
+    phases: dict[str, float] = {}
+
+    def phase(name: str, since: list[float] = [started]) -> None:  # noqa: B006 - a clock
+        now = time.monotonic()
+        phases[name], since[0] = now - since[0], now
+
     codes = build_world(url, size.phones)
     env = server_env(url, tmp)
     server = ServerProcess(env, tmp / "server.log", workers=size.workers)
     server.start()
     net = ChaosNet(server.port, seed=seed)
+    # The phones' own files on a tmpfs where there is one: their fsyncs are not under test,
+    # and on a shared disk they cost the run more than the server's work.
+    shm = Path("/dev/shm")
+    folder = Path(tempfile.mkdtemp(prefix="wardsync-phones-", dir=shm if shm.is_dir() else tmp))
+    phase("world and server")
     try:
         phones = [
-            Phone(i, ward, tmp / "phones" / f"{i}.sqlite3", seed)
-            for i, (_, ward) in enumerate(codes)
+            Phone(i, ward, folder / f"{i}.sqlite3", seed) for i, (_, ward) in enumerate(codes)
         ]
 
         def enrol(phone: Phone) -> None:
@@ -580,6 +618,7 @@ def run(
 
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(enrol, phones))
+        phase("enrolment")
 
         ledger, tally = Ledger(), Tally()
         done = threading.Event()
@@ -590,11 +629,11 @@ def run(
         order = list(phones)
         random.Random(seed).shuffle(order)
         with ThreadPoolExecutor(size.pool) as pool:
-            list(pool.map(lambda p: p.session(size, ledger, tally), order))
-            # A second session for every phone, in another order: what was left queued goes
-            # out again beside new forms, mixed with batches replayed from the first.
-            random.Random(seed + 1).shuffle(order)
-            list(pool.map(lambda p: p.session(size, ledger, tally), order))
+            for n in range(size.sessions):
+                # Every phone once, in another order each time: what it left queued goes out
+                # again beside new forms, mixed with batches replayed from before.
+                random.Random(seed + n).shuffle(order)
+                list(pool.map(lambda p: p.session(size, ledger, tally), order))
         done.set()
         if disturbing:
             disturbing.join(timeout=600)
@@ -604,21 +643,25 @@ def run(
         with ThreadPoolExecutor(size.pool) as pool:
             list(pool.map(lambda p: p.drain(size, tally, deadline), phones))
         chaos_wall = time.monotonic() - chaos_start
+        phase("sessions and drain")
         net.faults = Faults()
-        failures = check(name, url, env, server, net, phones, ledger, tally, disturber)
+        failures, known = check(name, url, env, server, net, phones, ledger, tally, disturber)
+        phase("checks")
         books = net.snapshot()
         figures = report(
             name, size, phones, ledger, tally, books, disturber,
-            wall=time.monotonic() - started, chaos_wall=chaos_wall,
+            wall=time.monotonic() - started, chaos_wall=chaos_wall, known=known, phases=phases,
         )  # fmt: skip
-        return Outcome(name, size, figures, failures)
+        return Outcome(name, size, figures, failures, known)
     finally:
         net.close()
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def check(name, url, env, server, net, phones, ledger, tally, disturber) -> list[str]:
-    """Every check, each failure as a sentence (all are reported, not only the first)."""
+def check(name, url, env, server, net, phones, ledger, tally, disturber) -> tuple[list[str], int]:
+    """Every check, each failure as a sentence (all are reported, not only the first), and
+    how many 500s were the known bug's (``KNOWN_BUGS``) and nothing else."""
     failures: list[str] = []
     failures += [f"phone error: {e}" for e in tally.errors[:20]]
     failures += [f"a resend answered as new: {v}" for v in tally.violations[:20]]
@@ -632,26 +675,33 @@ def check(name, url, env, server, net, phones, ledger, tally, disturber) -> list
     books = net.snapshot()
 
     # Each phone: nothing queued, its rejected forms kept, its receipt equal to its sent log.
-    sent: set[str] = set()
-    for phone in phones:
+    def look(phone: Phone) -> tuple[set[str], list[str]]:
         store = DeviceStore(phone.path)
+        wrong = []
         try:
             if store.queued_count():
-                failures.append(f"phone {phone.index}: {store.queued_count()} forms still queued")
+                wrong.append(f"phone {phone.index}: {store.queued_count()} forms still queued")
             mine = store.sent_ids()
-            sent |= mine
-            invalid = {sid for sid in ledger.invalid if ledger.forms[sid][0] == store.device_id}
+            device = store.device_id
+            invalid = {sid for sid in ledger.invalid if ledger.forms[sid][0] == device}
             kept = {item.id for item in store.rejected()}
             if kept != invalid:
-                failures.append(f"phone {phone.index}: rejected {sorted(kept)} != {invalid}")
+                wrong.append(f"phone {phone.index}: rejected {sorted(kept)} != {invalid}")
             receipt = connect(store, **CLIENT).receipt()
             if receipt["accepted"] != len(mine):
-                failures.append(
+                wrong.append(
                     f"phone {phone.index}: the server holds {receipt['accepted']} of its forms, "
                     f"it sent {len(mine)}"
                 )
         finally:
             store.close()
+        return mine, wrong
+
+    sent: set[str] = set()
+    with ThreadPoolExecutor(16) as pool:
+        for mine, wrong in pool.map(look, phones):
+            sent |= mine
+            failures += wrong
 
     engine = make_engine(url)
     try:
@@ -676,15 +726,19 @@ def check(name, url, env, server, net, phones, ledger, tally, disturber) -> list
         )
     if sent != valid:
         failures.append(f"sent logs != recorded valid ids ({len(sent)} vs {len(valid)})")
-    errors_5xx = {k: n for k, n in books.statuses.items() if k[1] >= 500 and k[1] != 503}
-    if errors_5xx:
-        failures.append(f"server errors answered: {errors_5xx}")
     log = Path(server.log_path).read_text(errors="replace")
-    if "Traceback" in log:
-        failures.append("a Traceback in the server log")
-    if logged := _logged_statuses(log):
-        failures.append(f"server errors in the access log: {logged}")
-
+    known = known_bug_hits(log)
+    errors_5xx = {k: n for k, n in books.statuses.items() if k[1] >= 500 and k[1] != 503}
+    if known and errors_5xx == {("push", 500): known} and log.count("Traceback") == known:
+        pass  # only the known bug (KNOWN_BUGS): the test reports it as an expected failure
+    else:
+        known = 0
+        if errors_5xx:
+            failures.append(f"server errors answered: {errors_5xx}")
+        if "Traceback" in log:
+            failures.append("a Traceback in the server log")
+        if logged := _logged_statuses(log):
+            failures.append(f"server errors in the access log: {logged}")
     failures += _compare_with_model(server.base, ledger, rows, stored)
 
     verify = subprocess.run(
@@ -696,7 +750,31 @@ def check(name, url, env, server, net, phones, ledger, tally, disturber) -> list
     )
     if verify.returncode != 0:
         failures.append(f"wardsync verify: {verify.stdout[-2000:]}{verify.stderr[-2000:]}")
-    return failures
+    return failures, known
+
+
+# Server bugs the suite found and cannot fix from the tests (each pinned by a strict xfail
+# test; see tests/chaos/test_concurrent_resends.py). A scenario that meets one and nothing
+# else is reported as an expected failure naming it, never as a pass.
+KNOWN_BUGS = {
+    "copy_unique_violation": (
+        "PostgreSQL: concurrent first receipts of one submission id (a resend arriving while "
+        "the first copy is still being stored) fail in sync.store.bulk.insert_rows' COPY with "
+        "psycopg UniqueViolation, which @transaction does not rerun: a 500"
+    ),
+}
+
+
+def known_bug_hits(log: str) -> int:
+    """Unhandled errors in the server log that are the COPY unique violation, when every
+    unhandled error is (else 0)."""
+    unhandled = [line for line in log.splitlines() if "unhandled error" in line]
+    hits = [
+        line
+        for line in unhandled
+        if "psycopg.errors.UniqueViolation" in line and "insert_rows" in line
+    ]
+    return len(hits) if hits and len(hits) == len(unhandled) else 0
 
 
 def _logged_statuses(log: str) -> dict[int, int]:
@@ -789,7 +867,9 @@ def _compare_with_model(base: str, ledger: Ledger, rows, stored: set[str]) -> li
 # --- the figures --------------------------------------------------------------------------
 
 
-def report(name, size, phones, ledger, tally, books, disturber, *, wall, chaos_wall) -> str:
+def report(
+    name, size, phones, ledger, tally, books, disturber, *, wall, chaos_wall, known, phases
+) -> str:
     c, e = tally.counts, books.events
     d = disturber.counts if disturber else Counter()
     statuses = ", ".join(
@@ -816,6 +896,8 @@ def report(name, size, phones, ledger, tally, books, disturber, *, wall, chaos_w
         f"{c['forgotten']:,} answers the phone died before writing down, {c['gave_up']:,} "
         f"sends given up after every retry, {c['client_syncs']:,} client syncs",
         f"statuses seen       {statuses}",
+        f"server errors       {c['server_500']} 500s met by phones"
+        + (f", all of them the known bug: {KNOWN_BUGS['copy_unique_violation']}" if known else ""),
         f"worker kills        {d['worker_kills']} (requests in flight at the kills: "
         f"{d['in_flight_at_kills']})",
         f"PostgreSQL restarts {d['pg_restarts']} ({d['outage_503s']} answers 503 while it was "
@@ -828,6 +910,7 @@ def report(name, size, phones, ledger, tally, books, disturber, *, wall, chaos_w
         f"wall time           {wall:.1f} s in all, {chaos_wall:.1f} s from the first push "
         "to the last form stored",
         f"forms/s             {valid / chaos_wall:.1f} valid forms stored per second of that",
+        "phases              " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()),
     ]
     wrapped = [
         textwrap.fill(line, 100, subsequent_indent=" " * 20, break_on_hyphens=False)

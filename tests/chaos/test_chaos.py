@@ -22,7 +22,16 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from chaos_runner import SCALE, FillDisk, KillWorkers, RestartPostgres, run, size, sqlite_on
+from chaos_runner import (
+    KNOWN_BUGS,
+    SCALE,
+    FillDisk,
+    KillWorkers,
+    RestartPostgres,
+    run,
+    size,
+    sqlite_on,
+)
 
 from migrations import api as migrations_api
 
@@ -34,6 +43,12 @@ def _finish(request, outcome) -> None:
     print("\n" + outcome.figures)
     request.node.user_properties.append(("chaos_figures", outcome.figures))
     assert not outcome.failures, "\n".join(outcome.failures)
+    if outcome.known_bug_hits:
+        # Every other check passed; the 500s were the bug test_concurrent_resends.py pins.
+        pytest.xfail(
+            f"{outcome.known_bug_hits} pushes met the known bug: "
+            + KNOWN_BUGS["copy_unique_violation"]
+        )
 
 
 def _expected_pushes(s) -> int:
