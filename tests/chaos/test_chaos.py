@@ -16,11 +16,6 @@ at full size.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
-
 import pytest
 from chaos_runner import (
     KNOWN_BUGS,
@@ -46,8 +41,7 @@ def _finish(request, outcome) -> None:
     if outcome.known_bug_hits:
         # Every other check passed; the 500s were the bug test_concurrent_resends.py pins.
         pytest.xfail(
-            f"{outcome.known_bug_hits} pushes met the known bug: "
-            + KNOWN_BUGS["copy_unique_violation"]
+            f"{outcome.known_bug_hits} pushes met the known bug: " + KNOWN_BUGS["copy_unique"]
         )
 
 
@@ -84,36 +78,14 @@ def test_postgresql_restart_under_load(request, private_postgres, tmp_path):
     assert f"PostgreSQL restarts {len(s.restarts)} " in outcome.figures
 
 
-@pytest.fixture
-def small_disk():
-    """A tmpfs of its own for the SQLite database (root only), unmounted afterwards."""
+def test_sqlite_full_disk(request, tmpfs, tmp_path):
     s = size("disk")
-    folder = Path(tempfile.mkdtemp(prefix="wardsync-disk-"))
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={s.disk_mb}m", "tmpfs", str(folder)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        shutil.rmtree(folder, ignore_errors=True)
-        pytest.skip(
-            "the full-disk scenario mounts a tmpfs (needs root and CAP_SYS_ADMIN): "
-            f"mount said {mounted.stderr.strip() or mounted.returncode}"
-        )
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def test_sqlite_full_disk(request, small_disk, tmp_path):
-    s = size("disk")
+    small_disk = tmpfs(s.disk_mb)
     url = sqlite_on(small_disk)
     migrations_api.upgrade(url)
 
     def fill(net, done, server):
-        return FillDisk(net, done, small_disk, refusals=20, at=_expected_pushes(s) // 4)
+        return FillDisk(net, done, server, small_disk, refusals=20, at=_expected_pushes(s) // 4)
 
     outcome = run(f"SQLite disk full, {s.phones} phones", url, tmp_path, s, disruption=fill)
     _finish(request, outcome)
