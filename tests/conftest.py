@@ -7,4 +7,5 @@ pytest_plugins = [
     "kit.reporting",
     "kit.live",
     "kit.pg_cluster",
+    "kit.chaos_report",
 ]
