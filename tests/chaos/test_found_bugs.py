@@ -1,6 +1,5 @@
-"""Server bugs the chaos suite found, each pinned by a small deterministic test marked
-``xfail(strict=True)``: when the bug is fixed the test passes, strict makes that a failure,
-and the marker (and ``chaos_runner.KNOWN_BUGS``) must go.
+"""Server bugs the chaos suite found, each now fixed and kept as a small deterministic
+regression test (they were first pinned as strict xfails):
 
 1. The same batch arriving several times at once (a phone that gave up waiting resends while
    the slow network still delivers the first copy) must be answered 200 every time, each form
@@ -10,12 +9,13 @@ and the marker (and ``chaos_runner.KNOWN_BUGS``) must go.
    driver's exception arrives unwrapped, ``server.transaction`` (which reruns SQLAlchemy's
    ``IntegrityError``) lets it through and ``server.errors`` answers 500. Nothing is lost or
    counted twice (the loser rolls back), but the contract promises no 500, and
-   ``wardsync-client`` treats a 500 as final: its sync stops with an error.
+   ``wardsync-client`` treats a 500 as final: its sync stops with an error. Fixed:
+   ``server.transaction`` reruns psycopg's own integrity and operational errors too.
 2. A push whose commit fails (here: SQLite on a full disk) answers 503 and stores nothing, yet
    ``wardsync_submissions_stored_total`` and ``wardsync_push_items_total{status="applied"}``
    count its forms, and its log line says ``push 503: N forms, N applied``:
    ``server.request_log.note_push`` notes the view's results before ``@transaction`` commits,
-   and a failed commit does not take them back.
+   and a failed commit does not take them back. Fixed: only a success's results are counted.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import pytest
 import requests
 from chaos_runner import (
     CAMPAIGN,
-    KNOWN_BUGS,
     VN,
     _fill,
     build_world,
@@ -78,8 +77,6 @@ def _serve_one_phone(url: str, tmp_path) -> tuple[ServerProcess, dict]:
 
 @pytest.mark.timeout(300)
 def test_one_batch_arriving_several_times_at_once(request, db_url, backend, tmp_path):
-    if backend == "postgresql":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["copy_unique"]))
     server, phone = _serve_one_phone(db_url, tmp_path)
     try:
         problems = []
@@ -121,7 +118,6 @@ def test_one_batch_arriving_several_times_at_once(request, db_url, backend, tmp_
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["refused_counted"])
 def test_a_push_refused_at_commit_is_not_counted_as_stored(tmpfs, tmp_path):
     disk = tmpfs(16)
     url = sqlite_on(disk)
