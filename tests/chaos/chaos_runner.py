@@ -104,11 +104,11 @@ SIZES = {
         "disk": Size(40, 16, 4, 4, 4, 10, disk_mb=24, faults=CHAOS_FAULTS),
     },
     "full": {
-        "field": Size(300, 48, 20, 6, 8, 60, workers=3, kills=6, faults=FULL_FAULTS),
+        "field": Size(300, 48, 20, 4, 8, 60, workers=3, kills=6, faults=FULL_FAULTS),
         "restart": Size(
-            300, 48, 10, 5, 6, 40, workers=3, restarts=("fast", "immediate"), faults=FULL_FAULTS
+            300, 48, 10, 4, 6, 40, workers=3, restarts=("fast", "immediate"), faults=FULL_FAULTS
         ),  # fmt: skip
-        "disk": Size(300, 48, 6, 5, 5, 30, workers=3, disk_mb=48, faults=FULL_FAULTS),
+        "disk": Size(300, 48, 6, 4, 5, 30, workers=3, disk_mb=256, faults=FULL_FAULTS),
     },
 }
 
