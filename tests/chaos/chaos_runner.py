@@ -99,23 +99,23 @@ FULL_FAULTS = replace(CHAOS_FAULTS, max_stalls=12)
 
 SIZES = {
     "bounded": {
-        "field": Size(300, 24, 3, 2, 3, 8, kills=2, faults=CHAOS_FAULTS),
-        "restart": Size(60, 16, 4, 3, 4, 10, restarts=("fast",), faults=CHAOS_FAULTS),
+        "field": Size(300, 24, 4, 1, 4, 8, kills=2, faults=CHAOS_FAULTS),
+        "restart": Size(60, 16, 4, 2, 4, 10, restarts=("fast",), faults=CHAOS_FAULTS),
         "disk": Size(40, 16, 4, 4, 4, 10, disk_mb=24, faults=CHAOS_FAULTS),
     },
     "full": {
-        "field": Size(300, 48, 20, 6, 8, 60, workers=3, kills=6, faults=FULL_FAULTS),
+        "field": Size(300, 48, 20, 4, 8, 60, workers=3, kills=6, faults=FULL_FAULTS),
         "restart": Size(
-            300, 48, 10, 5, 6, 40, workers=3, restarts=("fast", "immediate"), faults=FULL_FAULTS
+            300, 48, 10, 4, 6, 40, workers=3, restarts=("fast", "immediate"), faults=FULL_FAULTS
         ),  # fmt: skip
-        "disk": Size(300, 48, 6, 5, 5, 30, workers=3, disk_mb=48, faults=FULL_FAULTS),
+        "disk": Size(300, 48, 6, 4, 5, 30, workers=3, disk_mb=256, faults=FULL_FAULTS),
     },
 }
 
 
 # A look in seconds while changing the suite: WARDSYNC_CHAOS_SCALE=smoke.
 SIZES["smoke"] = {
-    name: replace(s, phones=12, pool=6, rounds=2, kills=min(s.kills, 1), restarts=s.restarts[:1])
+    name: replace(s, phones=12, pool=6, kills=min(s.kills, 1), restarts=s.restarts[:1])
     for name, s in SIZES["bounded"].items()
 }
 
@@ -178,6 +178,7 @@ class Phone:
         self.jump = {3: "ahead", 8: "back"}.get(index % 10)
         self.offset = timedelta(0)
         self.sessions = 0
+        self.rounds = 0
 
     # -- recording ----------------------------------------------------------------------
 
@@ -276,12 +277,14 @@ class Phone:
             self.sessions += 1
             if self.sessions == 1:
                 self.record(store, size.first, ledger, invalid=self.index % 10 == 0)
-            for n in range(size.rounds):
-                if self.jump and n == size.rounds // 2:
+            total = size.rounds * size.sessions  # its rounds over the whole run
+            for _ in range(size.rounds):
+                if self.jump and self.rounds == total // 2:  # mid-run, after its first forms
                     self.offset = timedelta(days=1) if self.jump == "ahead" else -timedelta(hours=5)
-                    tally.add(f"clock_{self.jump}", int(self.sessions == 1))
-                if self.jump == "ahead" and size.rounds >= 3 and n == size.rounds - 1:
+                    tally.add(f"clock_{self.jump}")
+                if self.jump == "ahead" and total >= 3 and self.rounds == total - 1:
                     self.offset = timedelta(0)  # set right; its clock stamps stay ahead
+                self.rounds += 1
                 self.record(store, size.per_round, ledger, invalid=False)
                 try:
                     self.push_part(store, conn, size, tally)
