@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import pytest
 from chaos_runner import (
-    KNOWN_BUGS,
     SCALE,
     FillDisk,
     KillWorkers,
@@ -38,11 +37,6 @@ def _finish(request, outcome) -> None:
     print("\n" + outcome.figures)
     request.node.user_properties.append(("chaos_figures", outcome.figures))
     assert not outcome.failures, "\n".join(outcome.failures)
-    if outcome.known_bug_hits:
-        # Every other check passed; the 500s were the bug test_concurrent_resends.py pins.
-        pytest.xfail(
-            f"{outcome.known_bug_hits} pushes met the known bug: " + KNOWN_BUGS["copy_unique"]
-        )
 
 
 def _expected_pushes(s) -> int:
