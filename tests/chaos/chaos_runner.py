@@ -947,10 +947,11 @@ def report(
         f"sends given up after every retry, {c['client_syncs']:,} client syncs",
         f"statuses seen       {statuses}",
         f"server errors       {c['server_500']} 500s met by phones"
-        + (f", all of them the known bug: {KNOWN_BUGS['copy_unique']}" if known else ""),
+        + (
+            f", {known} of them a fixed bug met again: {KNOWN_BUGS['copy_unique']}" if known else ""
+        ),  # noqa: E501
         f"metrics             wardsync_submissions_stored_total {counted:,.0f} for {valid:,} "
-        "stored (fewer: a killed worker's last counts die with it; more: pushes refused at "
-        "commit are counted, see test_found_bugs.py)",
+        "stored (fewer: a killed worker's last counts die with it)",
         f"worker kills        {d['worker_kills']} (requests in flight at the kills: "
         f"{d['in_flight_at_kills']})",
         f"PostgreSQL restarts {d['pg_restarts']} ({d['outage_503s']} answers 503 while it was "
