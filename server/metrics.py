@@ -98,10 +98,15 @@ def push_answered(path: str, code: int, items: list, results: list[dict] | None)
     stored = Tally()
     for item, result in zip(items, results, strict=False):
         form = item.get("form") if isinstance(item, dict) else None
-        form = form if form in FORMS else "other"
-        status = result.get("status") if result.get("status") in KNOWN_STATUSES else "other"
+        form = form if isinstance(form, str) and form in FORMS else "other"
+        status = result.get("status")
+        status = status if isinstance(status, str) and status in KNOWN_STATUSES else "other"
         forms[(status, form)] += 1
-        if status in STORED_STATUSES and isinstance(item.get("campaign"), str):
+        if (
+            status in STORED_STATUSES
+            and isinstance(item, dict)
+            and isinstance(item.get("campaign"), str)
+        ):
             stored[item["campaign"]] += 1
     for (status, form), n in forms.items():
         PUSH_ITEMS.labels(status, form).inc(n)

@@ -54,11 +54,16 @@ def note_push(device_id: str | None, results: list[dict], items: list) -> None:
         "statuses": dict(Counter(r["status"] for r in results)),
         "forms": dict(
             Counter(
-                i["form"] if isinstance(i, dict) and i.get("form") in FORM_NAMES else "other"
+                i["form"] if isinstance(i, dict) and _known(i.get("form")) else "other"
                 for i in items
             )
         ),
     }
+
+
+def _known(form: object) -> bool:
+    """One of our forms' names (a client may send anything there, a dict included)."""
+    return isinstance(form, str) and form in FORM_NAMES
 
 
 def _start() -> None:

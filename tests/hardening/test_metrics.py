@@ -176,3 +176,23 @@ def _hq_key(session) -> str:
     _key, secret = api_keys.create(session, "metrics test", [])
     session.commit()
     return secret
+
+
+@pytest.mark.parametrize("form", [{}, ["gift"], 7, None, "no-such-form"])
+def test_a_form_name_of_any_shape_is_counted_as_other_not_a_500(phone, form):
+    """The push's log line and metrics read each item's form name before validation: a dict
+    or a list there (schemathesis sent ``"form": {}``) is "other", and the item is rejected."""
+    before = (
+        REGISTRY.get_sample_value(
+            "wardsync_push_items_total", {"status": "rejected", "form": "other"}
+        )
+        or 0
+    )
+    item = {**_help(), "form": form}
+    answer = phone.push([item])
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["results"][0]["status"] == "rejected"
+    after = REGISTRY.get_sample_value(
+        "wardsync_push_items_total", {"status": "rejected", "form": "other"}
+    )
+    assert after - before == 1
