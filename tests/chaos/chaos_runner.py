@@ -26,6 +26,7 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import textwrap
@@ -523,6 +524,10 @@ class FillDisk(Disruption):
             return
         filler = self.folder / "filler"
         before = self.net.snapshot().statuses
+        # The write-ahead log keeps its size after a checkpoint and is written over from its
+        # start: megabytes of commits would fit in it on a full disk. Emptied first (as an
+        # operator may, while serving), the next commits must grow it, and meet the full disk.
+        _truncate_wal(self.folder / "wardsync.sqlite3")
         try:
             written = _fill(filler)
             self.notes.append(f"filler: {written / 2**20:.1f} MiB, the disk full")
@@ -551,6 +556,15 @@ class FillDisk(Disruption):
         )
         self.notes.append(
             f"freed: a push stored {time.monotonic() - freed:.1f} s after the filler went"
+        )
+
+
+def _truncate_wal(database: Path) -> None:
+    with contextlib.closing(sqlite3.connect(database, timeout=30)) as db:
+        wait_for(
+            lambda: db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0,
+            timeout=120,
+            what="a checkpoint that empties the write-ahead log",
         )
 
 

@@ -31,6 +31,7 @@ from chaos_runner import (
     CAMPAIGN,
     VN,
     _fill,
+    _truncate_wal,
     build_world,
     server_env,
     sqlite_on,
@@ -132,6 +133,7 @@ def test_a_push_refused_at_commit_is_not_counted_as_stored(tmpfs, tmp_path):
             timeout=60,
         )
         assert first.status_code == 200
+        _truncate_wal(disk / "wardsync.sqlite3")
         _fill(filler)
         refused = None
         for n in range(1, 200):  # until the write-ahead log can grow no more
