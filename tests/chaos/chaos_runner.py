@@ -101,7 +101,7 @@ FULL_FAULTS = replace(CHAOS_FAULTS, max_stalls=12)
 SIZES = {
     "bounded": {
         "field": Size(300, 24, 4, 1, 4, 8, kills=2, faults=CHAOS_FAULTS),
-        "restart": Size(60, 16, 4, 2, 4, 10, restarts=("fast",), faults=CHAOS_FAULTS),
+        "restart": Size(60, 16, 4, 2, 4, 10, restarts=("immediate",), faults=CHAOS_FAULTS),
         "disk": Size(40, 16, 4, 4, 4, 10, disk_mb=24, faults=CHAOS_FAULTS),
     },
     "full": {
