@@ -693,6 +693,11 @@ def run(
         net.faults = Faults()
         failures, known = check(name, url, env, server, net, phones, ledger, tally, disturber)
         counted = stored_metric(server.base)
+        if counted > len(ledger.valid_ids()):  # fewer is a killed worker's last counts
+            failures.append(
+                f"wardsync_submissions_stored_total {counted:,.0f} for "
+                f"{len(ledger.valid_ids()):,} stored"
+            )
         phase("checks")
         books = net.snapshot()
         figures = report(
@@ -961,11 +966,9 @@ def report(
         f"sends given up after every retry, {c['client_syncs']:,} client syncs",
         f"statuses seen       {statuses}",
         f"server errors       {c['server_500']} 500s met by phones"
-        + (
-            f", {known} of them a fixed bug met again: {KNOWN_BUGS['copy_unique']}" if known else ""
-        ),  # noqa: E501
+        + (f", {known} of them a fixed bug again: {KNOWN_BUGS['copy_unique']}" if known else ""),
         f"metrics             wardsync_submissions_stored_total {counted:,.0f} for {valid:,} "
-        "stored (fewer: a killed worker's last counts die with it)",
+        "stored (never more; fewer where a killed worker's last counts died with it)",
         f"worker kills        {d['worker_kills']} (requests in flight at the kills: "
         f"{d['in_flight_at_kills']})",
         f"PostgreSQL restarts {d['pg_restarts']} ({d['outage_503s']} answers 503 while it was "
