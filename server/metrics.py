@@ -34,7 +34,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from sync.forms.definitions import DEFINITIONS
+from sync.forms.fastcheck import FORM_NAMES as FORMS
 from sync.store import locks
 
 PUSH_ITEMS = Counter(
@@ -71,7 +71,6 @@ STORED = Counter(
     ["campaign"],
 )
 
-FORMS = frozenset(d.form for d in DEFINITIONS)
 MIN_TOKEN = 24
 STORED_STATUSES = frozenset({"applied", "conflict"})
 KNOWN_STATUSES = frozenset({"applied", "duplicate", "conflict", "rejected"})

@@ -21,7 +21,7 @@ from collections import Counter
 
 from flask import Flask, Response, g, request
 
-from sync.forms.definitions import DEFINITIONS
+from sync.forms.fastcheck import FORM_NAMES
 
 from . import metrics
 from .logjson import request_id
@@ -29,7 +29,6 @@ from .logjson import request_id
 log = logging.getLogger(__name__)
 
 HEADER = "X-Request-ID"
-FORM_NAMES = frozenset(d.form for d in DEFINITIONS)
 _SANE = re.compile(r"[A-Za-z0-9._:+/=-]{8,128}\Z")
 
 
