@@ -41,10 +41,25 @@ class Cluster:
         self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
     def _run(self, *args: str) -> None:
-        argv = [str(self.bindir / args[0]), *args[1:]]
+        self.as_postgres(str(self.bindir / args[0]), *args[1:])
+
+    def as_postgres(self, *argv: str) -> None:
+        """Run a command as the server's own user (the data directory's owner)."""
         if os.geteuid() == 0:
-            argv = ["runuser", "-u", "postgres", "--", *argv]
-        subprocess.run(argv, check=True, capture_output=True, timeout=120)
+            argv = ("runuser", "-u", "postgres", "--", *argv)
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        if run.returncode != 0:
+            raise subprocess.CalledProcessError(run.returncode, argv, run.stdout, run.stderr)
+
+    def tool(self, name: str) -> str:
+        """The path of one of the server's programs (``pg_basebackup``, …)."""
+        return str(self.bindir / name)
+
+    def configure(self, settings: dict[str, str]) -> None:
+        """Add settings to ``postgresql.conf`` (they apply from the next start)."""
+        lines = "".join(f"{key} = '{value}'\n" for key, value in settings.items())
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(lines)
 
     def init(self) -> None:
         for path in (self.data.parent, self.socket_dir):
@@ -80,9 +95,10 @@ class Cluster:
                 time.sleep(0.2)
 
 
-@pytest.fixture
-def private_postgres():
-    """A migrated, empty wardsync database on a PostgreSQL server of this test's own."""
+@contextlib.contextmanager
+def own_cluster(settings: dict[str, str] | None = None):
+    """A started PostgreSQL server of the caller's own (``settings`` added to its
+    ``postgresql.conf``), with an empty ``postgres`` database; removed afterwards."""
     from kit.live import free_port
 
     bindir = _binaries()
@@ -96,11 +112,19 @@ def private_postgres():
     root = Path(tempfile.mkdtemp(prefix="wardsync-pg-"))
     cluster = Cluster(bindir, root, free_port())
     cluster.init()
+    cluster.configure(settings or {})
     cluster.start()
     try:
-        migrations_api.upgrade(cluster.url)
         yield cluster
     finally:
         with contextlib.suppress(subprocess.CalledProcessError):
             cluster.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def private_postgres():
+    """A migrated, empty wardsync database on a PostgreSQL server of this test's own."""
+    with own_cluster() as cluster:
+        migrations_api.upgrade(cluster.url)
+        yield cluster
