@@ -29,6 +29,8 @@ def load(env: dict[str, str] | None = None, instance: Path | None = None) -> dic
     return {
         "DATABASE_URL": env.get("WARDSYNC_DATABASE_URL")
         or f"sqlite:///{instance / 'wardsync.sqlite3'}",
+        # A read replica (a PostgreSQL hot standby) for the exports; absent: the primary.
+        "REPLICA_DATABASE_URL": env.get("WARDSYNC_REPLICA_DATABASE_URL") or None,
         "SECRET_KEY": secret,
         # The keyed hash of citizen ids must outlive JWT key rotations, so it has its own key.
         "CITIZEN_ID_KEY": env.get("WARDSYNC_CITIZEN_ID_KEY") or _derive(secret, "citizen-id"),

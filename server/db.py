@@ -22,6 +22,14 @@ def init_app(app: Flask) -> None:
         True: make_session_factory(engine, write=True),
         False: make_session_factory(engine, write=False),
     }
+    replica = app.config.get("REPLICA_DATABASE_URL")
+    if replica:
+        app.extensions["wardsync.replica_engine"] = make_engine(replica)
+        app.extensions["wardsync.replica"] = make_session_factory(
+            app.extensions["wardsync.replica_engine"], write=False
+        )
+    else:
+        app.extensions["wardsync.replica"] = app.extensions["wardsync.sessions"][False]
     app.teardown_appcontext(_close_session)
 
 
@@ -41,6 +49,16 @@ def open_session(write: bool = False) -> Session:
     """A session of its own, for work that outlives the request (a streamed export): the
     caller closes it."""
     return current_app.extensions["wardsync.sessions"][write]()
+
+
+def open_reader() -> Session:
+    """A read-only session of its own on the read replica (``WARDSYNC_REPLICA_DATABASE_URL``),
+    or on the primary when there is none, for the exports: headquarters' large reads then
+    never compete with the phones' pushes. The caller closes it.
+
+    One session serves a whole export: a replica behind a balancer may be another server on
+    the next connection, and one further behind would show less than the cursor promised."""
+    return current_app.extensions["wardsync.replica"]()
 
 
 def _close_session(_exc: BaseException | None) -> None:

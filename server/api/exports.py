@@ -159,27 +159,34 @@ def export_submissions(query):
         after = submissions.decode_cursor(query["after"])
     except submissions.BadCursor as exc:
         raise ApiError(400, str(exc), errors={"after": [str(exc)]}) from exc
-    last = max(after, submissions.upto(session, campaign))  # positions compare as tuples
     scope = current().scope
     forms = [query["form"]] if query["form"] else list(submissions.DATA_COLUMNS)
-    if query["format"] == "xlsx":
-        response = _xlsx(
-            "submissions",
-            [
-                (
-                    f,
-                    submissions.columns(f),
-                    submissions.submissions(session, campaign, scope, unit, f, after, last),
-                )
-                for f in forms
-            ],
-        )
-    else:
-        body = _streamed(
-            db.open_session(), campaign, scope, unit, query["form"], after, last, query["format"]
-        )
-        body = metrics.counted("submissions", query["format"], body)
-        response = Response(body, mimetype=MIMETYPES[query["format"]])
+    reader = db.open_reader()  # the cursor and the rows from one server, the replica's
+    streaming = False
+    try:
+        last = max(after, submissions.upto(reader, campaign))  # positions compare as tuples
+        if query["format"] == "xlsx":
+            response = _xlsx(
+                "submissions",
+                [
+                    (
+                        f,
+                        submissions.columns(f),
+                        submissions.submissions(reader, campaign, scope, unit, f, after, last),
+                    )
+                    for f in forms
+                ],
+            )
+        else:
+            body = _streamed(
+                reader, campaign, scope, unit, query["form"], after, last, query["format"]
+            )
+            streaming = True  # the stream closes the reader
+            body = metrics.counted("submissions", query["format"], body)
+            response = Response(body, mimetype=MIMETYPES[query["format"]])
+    finally:
+        if not streaming:
+            reader.close()
     response.headers["X-Next-Cursor"] = submissions.encode_cursor(last)
     return response
 
@@ -193,8 +200,9 @@ def export_progress(query):
     """One row per org unit of the subtree, root included, every metric beside its target.
 
     The lead's progress page links here: a logged-in page session will do instead of a token."""
-    session, campaign, unit = _place(query)
-    rows = summaries.progress_rows(session, campaign, unit)
+    _, campaign, unit = _place(query)
+    with db.open_reader() as reader:
+        rows = list(summaries.progress_rows(reader, campaign, unit))
     header = summaries.progress_columns()
     if query["format"] == "xlsx":
         return _xlsx("progress", [("progress", header, rows)])
@@ -211,8 +219,9 @@ def export_follow_ups(query):
     """The citizens with no smartphone, to visit again when a family member's phone can do.
 
     The lead's progress page links here: a logged-in page session will do instead of a token."""
-    session, campaign, unit = _place(query)
-    rows = list(summaries.follow_ups(session, campaign, unit))  # a ward's list: small
+    _, campaign, unit = _place(query)
+    with db.open_reader() as reader:
+        rows = list(summaries.follow_ups(reader, campaign, unit))  # a ward's list: small
     if query["format"] == "xlsx":
         return _xlsx("follow-ups", [("follow-ups", summaries.FOLLOW_UP_COLUMNS, rows)])
     lines = formats.csv_lines(summaries.FOLLOW_UP_COLUMNS, rows)

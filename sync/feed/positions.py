@@ -37,17 +37,25 @@ class Position:
 # be handed out when none is. Other databases' transactions never write here, so they do not
 # count (a snapshot's own xmin would let them hold the feed back). pg_stat_activity shows
 # 32-bit ids: each is widened against the next full id, which it can only trail by < 2^31.
+#
+# On a hot standby (a read replica serving exports) pg_stat_activity lists none of the
+# primary's writers; the snapshot's xmin does: the oldest transaction still running on the
+# primary as far as the replayed WAL tells (PostgreSQL counts an id it has not seen yet, below
+# one it has, as running). Replay only moves forward, so what was settled stays settled.
 _HORIZON = text(
     """
     WITH next AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS id)
-    SELECT LEAST(
-        (SELECT id FROM next),
-        (SELECT min((SELECT id FROM next)
-                    - (((SELECT id FROM next) % 4294967296) - a.backend_xid::text::bigint
-                       + 4294967296) % 4294967296)
-         FROM pg_stat_activity AS a
-         WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL)
-    )
+    SELECT CASE WHEN pg_is_in_recovery()
+        THEN pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+        ELSE LEAST(
+            (SELECT id FROM next),
+            (SELECT min((SELECT id FROM next)
+                        - (((SELECT id FROM next) % 4294967296) - a.backend_xid::text::bigint
+                           + 4294967296) % 4294967296)
+             FROM pg_stat_activity AS a
+             WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL)
+        )
+    END
     """
 )
 
