@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from http import HTTPStatus
 from typing import Any
 
@@ -143,8 +144,44 @@ def database_unavailable(exc: BaseException) -> bool:
     )
 
 
+DISK_FULL = "The server's disk is full; your data is safe on the phone. Send it again later."
+DISK_FULL_RETRY_AFTER = "30"
+
+
+def disk_full(exc: BaseException) -> bool:
+    """The database could not write because its disk is full: SQLite's SQLITE_FULL (also a
+    ``max_page_count`` reached) or PostgreSQL's ``disk_full`` (53100). Not a race and not an
+    outage: retrying at once cannot help, and the operator must be told in so many words."""
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, sqlite3.Error):
+        return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return getattr(orig, "sqlstate", None) == "53100" or isinstance(orig, psycopg.errors.DiskFull)
+
+
+def disk_full_problem(exc: BaseException) -> Response:
+    metrics.UNAVAILABLE.labels("disk_full").inc()
+    log.error(
+        "the database's disk is full on %s %s: %s",
+        request.method,
+        redact(request.path),
+        getattr(exc, "orig", exc),
+        extra={"event": "disk_full"},
+    )
+    headers = {"Retry-After": DISK_FULL_RETRY_AFTER}
+    if request.blueprint == "web":
+        from flask_babel import gettext
+
+        page = render_template(
+            "message.html", title="503", text=gettext("The server's disk is full; try again later.")
+        )
+        return Response(page, status=503, headers=headers, mimetype="text/html")
+    return problem(503, DISK_FULL, headers=headers)
+
+
 def handle_database_error(exc: Exception) -> Response:
     metrics.DATABASE_ERRORS.labels(type(exc).__name__).inc()
+    if disk_full(exc):
+        return disk_full_problem(exc)
     if not database_unavailable(exc):
         return handle_unexpected(exc)
     metrics.UNAVAILABLE.labels("database").inc()

@@ -59,7 +59,11 @@ LOCK_WAIT = Histogram(
 DATABASE_ERRORS = Counter(
     "wardsync_database_errors_total", "Database errors answered by a request", ["kind"]
 )
-UNAVAILABLE = Counter("wardsync_unavailable_total", "503 answers (database or busy)", ["reason"])
+UNAVAILABLE = Counter(
+    "wardsync_unavailable_total",
+    "503 answers, by reason (database, busy, limits, disk_full)",
+    ["reason"],
+)
 THROTTLED = Counter("wardsync_throttled_total", "Requests refused by a rate limit", ["limit"])
 PULL_CHANGES = Counter("wardsync_pull_changes_total", "Changes served by pull")
 PULLS = Counter("wardsync_pulls_total", "Pull pages served")

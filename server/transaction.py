@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sync.errors import DomainError
 
 from . import db, metrics
-from .errors import ApiError, database_unavailable
+from .errors import ApiError, database_unavailable, disk_full
 
 RETRIES = 3
 # A writers' race as SQLAlchemy reports it, and as psycopg does where the push path talks to
@@ -60,6 +60,8 @@ def transaction(
                     session.rollback()
                     if database_unavailable(exc) and _connection_lost(exc):
                         raise  # the database is down: 503 from the error handler, no retry
+                    if disk_full(exc):
+                        raise  # no retry can help: the error handler's 503 names the disk
                     if attempt == retries - 1:
                         log.warning(
                             "%s gave up after %d attempts: %s",
