@@ -8,6 +8,7 @@ import json
 import uuid
 
 import requests
+from kit.live import wait_for
 from sqlalchemy import select
 
 from sync.accounts import devices
@@ -16,7 +17,7 @@ from sync.models import User
 CITIZEN = "079203001234"
 
 
-def _lines(server) -> list[dict]:
+def _lines_once(server) -> list[dict]:
     text = server.log_path.read_text()
     lines = [line for line in text.splitlines() if line.strip()]
     parsed = []
@@ -26,6 +27,25 @@ def _lines(server) -> list[dict]:
         except ValueError:
             raise AssertionError(f"a log line that is not JSON: {line!r}") from None
     return parsed
+
+
+def _lines(server, request_id: str | None = None) -> list[dict]:
+    """The log's lines, once the access line of ``request_id`` is among them: gunicorn writes
+    that line after the answer has gone, so it may come a moment after the client has it."""
+    if request_id is None:
+        return _lines_once(server)
+    return wait_for(
+        lambda: (
+            (lines := _lines_once(server))
+            and any(
+                line.get("request_id") == request_id and line["logger"] == "gunicorn.access"
+                for line in lines
+            )
+            and lines
+        ),
+        timeout=30,
+        what=f"the access line of {request_id}",
+    )
 
 
 def _phone(session, live_server) -> dict:
@@ -77,7 +97,7 @@ def test_a_push_is_one_line_found_by_its_request_id(world, session, live_server)
     assert answer.status_code == 200
     assert answer.headers["X-Request-ID"] == sent_id
 
-    lines = _lines(live_server)
+    lines = _lines(live_server, sent_id)
     mine = [line for line in lines if line.get("request_id") == sent_id]
     push = [line for line in mine if line.get("event") == "push"]
     assert len(push) == 1, mine
