@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import text
 
-from sync.db import make_engine
+from sync.db import WRITE_OPTION, make_engine
 from sync.models import Base
 
 config = context.config
+# An advisory lock key of wardsync's own (the bytes of "wsmigrat"): no other lock uses it.
+MIGRATION_LOCK = int.from_bytes(b"wsmigrat", "big")  # below 2**63: a PostgreSQL bigint
 target_metadata = Base.metadata
 
 
@@ -17,9 +20,11 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     url = config.get_main_option("sqlalchemy.url")
+    # SQLite: BEGIN IMMEDIATE, so a second upgrade waits for the first instead of failing
+    # when its read transaction cannot become a write one.
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
+        with engine.execution_options(**{WRITE_OPTION: True}).connect() as conn:
             _run(conn)
             conn.commit()
     finally:
@@ -35,6 +40,11 @@ def _run(connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Hosts starting a release at once each run the upgrade: one migrates, the others
+            # wait here and then read the version it committed (PostgreSQL's DDL is
+            # transactional, so the lock is held until all of it commits).
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 
