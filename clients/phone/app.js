@@ -150,7 +150,8 @@ async function sync(reason) {
   checkForUpdate();
   try {
     const outcome = await ws.syncOnce();
-    state.message = outcome.skipped ? "" : t("sentOk");
+    state.message = outcome.skipped ? "" : outcome.lost
+      ? t("resent", { n: outcome.lost }) : t("sentOk");
   } catch (error) {
     if (error instanceof ws.AuthLost) state.message = t("revoked");
     else if (error instanceof ws.Offline) state.message = t("offline");

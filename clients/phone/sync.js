@@ -12,6 +12,9 @@
     withLock, AuthLost, Refused } = scope.wardsync;
   const BATCH = 500;
   const SETTLED = new Set(["applied", "duplicate", "conflict"]);
+  // How long a sent form's full content stays on the phone, to send again should the server
+  // lose it (restored from a backup taken before it arrived): as long as the Python client's.
+  const KEEP_MS = 7 * 24 * 3600 * 1000;
 
   function envelope(item) {
     const out = {
@@ -25,6 +28,13 @@
       data: item.data,
     };
     if (item.base_version) out.base_version = item.base_version;
+    return out;
+  }
+
+  /** What the outbox held for a form, to queue it again as it was (same id, clock, order). */
+  function kept(item) {
+    const out = { ...item };
+    for (const key of ["state", "errors", "priorByMe", "resent"]) delete out[key];
     return out;
   }
 
@@ -68,7 +78,7 @@
         if (SETTLED.has(result.status)) {
           // Stored by this device, unless this is a duplicate of what an earlier enrolment of
           // the phone sent (this device had never sent it before this batch).
-          const mine = result.status !== "duplicate" || current.priorByMe;
+          const mine = result.status !== "duplicate" || current.priorByMe || current.resent;
           s.outbox.delete(item.id);
           s.sent.put({
             id: item.id,
@@ -83,6 +93,9 @@
             flags: result.flags || [],
             record_id: result.record_id,
             device_id: mine ? deviceId : null,
+            ...(current.voidedBy ? { voidedBy: current.voidedBy } : {}),
+            // Only forms stored as this device's are kept: the receipt counts only those.
+            ...(mine ? { resend: { item: kept(current), until: Date.now() + KEEP_MS } } : {}),
           });
           left++;
         } else if (result.status === "rejected") {
@@ -176,6 +189,42 @@
     return body;
   }
 
+  /**
+   * Queue this device's kept sent forms again when the server's receipt holds fewer of them
+   * than the phone sent. The server answered for each, so it only loses one by being restored
+   * from an older backup; resending is harmless (those it still has answer duplicate). The
+   * same figures never requeue twice (a shortfall resending cannot close is not chased), and
+   * content older than KEEP_MS is dropped here. Returns how many forms the receipt says were
+   * lost, and how many were queued again (all that are kept: the server tells which it has).
+   */
+  function requeueIfShort(accepted, deviceId, now = Date.now()) {
+    return transact(["sent", "outbox", "kv"], "readwrite", async (s) => {
+      const sent = await done(s.sent.getAll());
+      for (const x of sent) {
+        if (x.resend && x.resend.until < now) {
+          delete x.resend;
+          s.sent.put(x);
+        }
+      }
+      const mine = sent.filter((x) => x.device_id === deviceId);
+      const figures = `${deviceId}:${accepted}/${mine.length}`;
+      const row = await done(s.kv.get("requeuedFor"));
+      const none = { lost: 0, queued: 0 };
+      if (accepted >= mine.length || (row && row.v === figures)) return none;
+      s.kv.put({ k: "requeuedFor", v: figures });
+      let queued = 0;
+      for (const x of mine) {
+        if (!x.resend) continue;
+        if (!(await done(s.outbox.get(x.id)))) {
+          s.outbox.put({ ...x.resend.item, voidedBy: x.voidedBy, state: "queued", resent: true });
+        }
+        s.sent.delete(x.id);
+        queued++;
+      }
+      return { lost: mine.length - accepted, queued };
+    }, true);
+  }
+
   async function refreshForms() {
     const known = await getValue("forms");
     const headers = known && known.etag ? { "If-None-Match": known.etag } : {};
@@ -198,6 +247,14 @@
       outcome.pulled = await pull();
       outcome.pull_ms = Date.now() - started - outcome.push_ms;
       outcome.receipt = await receipt();
+      const creds = await getValue("creds");
+      const requeued = await requeueIfShort(outcome.receipt.accepted, creds.device_id);
+      // (A loss with nothing kept to resend shows only in the receipt's two figures.)
+      outcome.lost = requeued.queued ? requeued.lost : 0;
+      if (requeued.queued) { // the server lost forms: they go again, and the receipt is new
+        outcome.sent += await push(report);
+        outcome.receipt = await receipt();
+      }
       scope.__wardsyncLastSync = outcome; // read by bench/phone.py
       try { await refreshForms(); } catch (_) { /* the forms we have still work */ }
       await setValue("lastSync", Date.now());
@@ -206,6 +263,6 @@
   }
 
   scope.wardsync = Object.assign(scope.wardsync, {
-    push, pull, receipt, refreshForms, syncOnce, SETTLED,
+    push, pull, receipt, refreshForms, syncOnce, requeueIfShort, SETTLED, KEEP_MS,
   });
 })(typeof self !== "undefined" ? self : globalThis);
