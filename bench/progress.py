@@ -199,7 +199,8 @@ def _tell(model, device_id: str, bodies: list[dict]) -> None:
 
 
 def derive_counters(session, dialect: str, shards: int = 1) -> None:
-    """Counters and rollups from the plain rows above, by GROUP BY (see the module docstring).
+    """Counters, rollups and the phones' tallies from the plain rows above, by GROUP BY (see
+    the module docstring).
 
     Each row counts into shard ``seq // 1000 % shards`` (``sync.counters``: concurrent writers add
     into different shards, and a key's value is the sum of its shards), so with ``shards`` > 1
@@ -237,6 +238,16 @@ def derive_counters(session, dialect: str, shards: int = 1) -> None:
             "SELECT campaign_id, org_unit_id, metric, day, shard, SUM(v) FROM ("
             + " UNION ALL ".join(parts)
             + ") AS t GROUP BY 1, 2, 3, 4, 5"
+        )
+    )
+    # The volunteer table reads these (sync.progress.tallies).
+    session.execute(text("DELETE FROM device_tallies"))
+    session.execute(
+        text(
+            "INSERT INTO device_tallies "
+            "(campaign_id, org_unit_id, device_id, form, stored, rejected) "
+            "SELECT campaign_id, org_unit_id, device_id, form, COUNT(*), 0 FROM submissions "
+            "GROUP BY campaign_id, org_unit_id, device_id, form"
         )
     )
     session.execute(

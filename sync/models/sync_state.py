@@ -199,6 +199,26 @@ class Rollup(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class DeviceTally(Base):
+    """Each phone's stored forms per (campaign, org unit, form), and how many of its gifts a
+    lead rejected as double entries: the lead's volunteer table reads these few rows instead of
+    grouping a city's submissions on every request.
+
+    Changed only inside the transaction that stores a submission or rejects a gift, by the
+    difference, like the progress counters. Only that phone's own pushes (and a lead's
+    rejection) touch its rows, so writers do not queue on them and they need no shards.
+    """
+
+    __tablename__ = "device_tallies"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    form: Mapped[str] = mapped_column(String(16), primary_key=True)
+    stored: Mapped[int] = mapped_column(BigInteger, default=0)
+    rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Correction(Base):
     """A lead's correction of an activation record: the only way a status moves down.
 

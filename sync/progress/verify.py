@@ -23,6 +23,7 @@ from sync.models import (
     Submission,
 )
 from sync.models import Counter as CounterRow
+from sync.progress import tallies
 from sync.progress.counters import ancestors_of
 from sync.progress.metrics import COUNTED_REVIEWS
 from sync.rules.activations import (
@@ -171,6 +172,16 @@ def verify(session: Session, campaign_code: str | None = None) -> list[Differenc
                             actual.get(key, 0),
                             wanted.get(key, 0),
                         )
+                    )
+        wanted_tallies = tallies.recount(session, campaign.id)
+        actual_tallies = tallies.stored_tallies(session, campaign.id)
+        for key in sorted(set(wanted_tallies) | set(actual_tallies)):
+            want, have = wanted_tallies.get(key, (0, 0)), actual_tallies.get(key, (0, 0))
+            _, org, device, form = key
+            for label, w, h in (("stored", want[0], have[0]), ("rejected", want[1], have[1])):
+                if w != h:
+                    differences.append(
+                        Difference(campaign.code, org, f"tally:{device}:{form}:{label}", "", h, w)
                     )
         for record_id in record_states_agree(session, campaign):
             differences.append(Difference(campaign.code, 0, f"record:{record_id}", "", 0, 0))

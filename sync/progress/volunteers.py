@@ -1,19 +1,20 @@
 """Who did what in a unit: each volunteer's forms by kind, last sync and rejected forms.
 
-Read from the stored submissions and devices at every request (nothing kept between them),
-so every worker and host shows the same table as soon as a push commits.
+Read from the phones' tallies (``sync.progress.tallies``: kept by the push in the transaction
+that stores each form) and the devices at every request, nothing kept between requests, so
+every worker and host shows the same table as soon as a push commits.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import Integer, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sync.accounts import devices
 from sync.accounts.scope import Scope
-from sync.models import Campaign, Device, OrgUnit, Submission, User
+from sync.models import Campaign, Device, DeviceTally, OrgUnit, User
 
 FORMS = ("activation", "household_help", "gift", "void")
 
@@ -30,14 +31,16 @@ def per_volunteer(session: Session, campaign: Campaign, unit: OrgUnit, scope: Sc
     subtree = session.scalars(
         select(OrgUnit.id).where(OrgUnit.path.startswith(unit.path, autoescape=True))
     ).all()
-    rejected = func.sum(case((Submission.double_decision == "rejected", 1), else_=0))
     counted = session.execute(
-        select(Submission.device_id, Submission.form, func.count(), rejected.cast(Integer))
-        .where(
-            Submission.campaign_id == campaign.id,
-            Submission.org_unit_id.in_(subtree),
+        select(
+            DeviceTally.device_id,
+            DeviceTally.form,
+            func.sum(DeviceTally.stored),
+            func.sum(DeviceTally.rejected),
         )
-        .group_by(Submission.device_id, Submission.form)
+        .where(DeviceTally.campaign_id == campaign.id, DeviceTally.org_unit_id.in_(subtree))
+        .group_by(DeviceTally.device_id, DeviceTally.form)
+        .having(func.sum(DeviceTally.stored) > 0)
     ).all()
     device_ids = {device_id for device_id, *_ in counted}
     device_ids |= {d.id for d in devices.in_unit(session, scope, unit)}
@@ -82,8 +85,8 @@ def per_volunteer(session: Session, campaign: Campaign, unit: OrgUnit, scope: Sc
             row["last_sync"] = pushed
     for device_id, form, count, rejected_count in counted:
         row = row_of(owner[device_id])
-        row["forms"][form] = row["forms"].get(form, 0) + count
-        row["forms"]["total"] += count
+        row["forms"][form] = row["forms"].get(form, 0) + int(count)
+        row["forms"]["total"] += int(count)
         row["rejected"] += int(rejected_count or 0)
     return sorted(rows.values(), key=lambda r: (-r["forms"]["total"], r["volunteer"]))
 

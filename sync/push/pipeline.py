@@ -30,7 +30,7 @@ from sync.forms.schemas import (
     validate_submission,
 )
 from sync.models import Campaign, OrgUnit, Submission
-from sync.progress import counters
+from sync.progress import counters, tallies
 from sync.push import activations, events, households, keys
 from sync.push.state import (
     DeviceContext,
@@ -272,5 +272,7 @@ def _write(state: PushState, batch: list[Item]) -> None:
         item.row["xid"], item.row["seq"] = xid, seqs[offset]
         item.row["result"] = item.result
         state.results[item.index] = item.result
-    bulk.insert_rows(state.session, Submission.__table__, [item.row for item in batch])
+    rows = [item.row for item in batch]
+    bulk.insert_rows(state.session, Submission.__table__, rows)
+    tallies.count_stored(state.session, rows)
     journal.publish(state.session, state.changes, (xid, seqs[len(batch) :]))

@@ -29,7 +29,7 @@ from sync.models import (
     Submission,
     User,
 )
-from sync.progress import counters
+from sync.progress import counters, tallies
 from sync.progress.metrics import COUNTED_REVIEWS
 from sync.rules.activations import activation_contributions, correct, has_status_conflict
 from sync.rules.adapters import activation_input_from_row, correction_mark, event_from_row
@@ -118,6 +118,8 @@ def _judge_double(session: Session, actor: User, item: ReviewItem, confirm: bool
     after = gift_contributions([event_from_row(r) for r in group_rows])
     delta = difference(after, before)
     _close(item, {"confirm": confirm, "by": actor.username}, delta)
+    if not confirm:  # before the counters, in the push path's order: keys, tallies, shards
+        tallies.count_rejected(session, gift)
     counters.apply(session, item.campaign_id, delta)
     _publish_household(session, gift.household_id)
     audit.record(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from sync.models import Counter
+from sync.models import Counter, DeviceTally
 
 WARDSYNC = str(Path(sys.executable).with_name("wardsync"))
 
@@ -64,6 +64,20 @@ def test_verify_agrees_then_catches_a_tampered_counter(db_url, instance_dir, pho
     tampered = _verify(db_url, instance_dir, "--campaign", "camp")
     assert tampered.returncode == 1
     assert "gift_value_vnd 2023-07-29: stored 300001, recounted 300000" in tampered.stdout
+
+    session.execute(
+        update(Counter).where(Counter.metric == "gift_value_vnd").values(value=Counter.value - 1)
+    )
+    # The phones' tallies (the volunteer table's) are recounted too.
+    session.execute(
+        update(DeviceTally)
+        .where(DeviceTally.form == "activation")
+        .values(stored=DeviceTally.stored + 1)
+    )
+    session.commit()
+    tampered = _verify(db_url, instance_dir, "--campaign", "camp")
+    assert tampered.returncode == 1
+    assert f"tally:{phone.device_id}:activation:stored : stored 2, recounted 1" in tampered.stdout
 
     unknown = _verify(db_url, instance_dir, "--campaign", "nope")
     assert unknown.returncode != 0

@@ -24,6 +24,7 @@ from sync.models import (
     AuditEntry,
     Correction,
     Counter,
+    DeviceTally,
     FeedEntry,
     Household,
     ReviewItem,
@@ -67,7 +68,7 @@ def _forget(engine) -> None:
     with engine.begin() as conn:
         for model in (Correction, AuditEntry, Submission, ReviewItem, ActivationRecord):
             conn.execute(delete(model))
-        for model in (Household, Counter, Rollup, Target, TargetRollup):
+        for model in (Household, Counter, Rollup, DeviceTally, Target, TargetRollup):
             conn.execute(delete(model))
         conn.execute(delete(FeedEntry).where(FeedEntry.entity.in_(["activation", "household"])))
         conn.execute(delete(FeedEntry).where(FeedEntry.entity == "target"))

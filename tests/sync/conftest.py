@@ -15,6 +15,7 @@ from sync.models import (
     ActivationRecord,
     Counter,
     Device,
+    DeviceTally,
     FeedEntry,
     Household,
     ReviewItem,
@@ -69,7 +70,15 @@ def forget_submissions(session):
     """Forget every submission and what was derived from it (the setup stays)."""
 
     def forget() -> None:
-        for model in (Submission, ReviewItem, ActivationRecord, Household, Counter, Rollup):
+        for model in (
+            Submission,
+            ReviewItem,
+            ActivationRecord,
+            Household,
+            Counter,
+            Rollup,
+            DeviceTally,
+        ):
             session.execute(delete(model))
         session.execute(delete(FeedEntry).where(FeedEntry.entity.in_(["activation", "household"])))
         session.commit()
