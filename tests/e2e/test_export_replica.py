@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 
 import pytest
 import requests
@@ -83,7 +84,14 @@ class Headquarters:
         )  # fmt: skip
 
     def ids(self, after: str | None = None) -> tuple[list[str], str]:
-        answer = self.export(after)
+        """The export's ids and next cursor. A 503 is tried again, as a script does: the
+        first request after the standby restarted may meet a pooled connection that died
+        with it (the pool then drops them all)."""
+        for _ in range(5):
+            answer = self.export(after)
+            if answer.status_code != 503:
+                break
+            time.sleep(0.5)
         assert answer.status_code == 200, answer.text
         rows = [json.loads(line) for line in answer.text.splitlines()]
         return [row["id"] for row in rows], answer.headers["X-Next-Cursor"]
