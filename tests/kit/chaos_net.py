@@ -221,10 +221,18 @@ class ChaosNet:
         status = int(head.split(b" ", 2)[1])
         kind = path_kind(path)
         results = None
+        unreadable = False
         if kind == "push" and status == 200:
-            results = _json(head, body).get("results", [])
+            try:
+                results = _json(head, body).get("results", [])
+            except (ValueError, OSError, EOFError):
+                # The body stopped short (a worker killed while it was being sent): the phone
+                # cannot read it either, so it acknowledges nothing.
+                unreadable = True
         with self._lock:
             self.books.statuses[(kind, status)] += 1
+            if unreadable:
+                self.books.events["unreadable_answers"] += 1
             if results is None:
                 return
             if not delivered:
