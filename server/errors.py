@@ -155,7 +155,7 @@ def disk_full(exc: BaseException) -> bool:
     orig = getattr(exc, "orig", exc)
     if isinstance(orig, sqlite3.Error):
         return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-    return getattr(orig, "sqlstate", None) == "53100" or isinstance(orig, psycopg.errors.DiskFull)
+    return isinstance(orig, psycopg.errors.DiskFull)
 
 
 def disk_full_problem(exc: BaseException) -> Response:
@@ -167,15 +167,22 @@ def disk_full_problem(exc: BaseException) -> Response:
         getattr(exc, "orig", exc),
         extra={"event": "disk_full"},
     )
-    headers = {"Retry-After": DISK_FULL_RETRY_AFTER}
-    if request.blueprint == "web":
-        from flask_babel import gettext
+    from flask_babel import lazy_gettext
 
-        page = render_template(
-            "message.html", title="503", text=gettext("The server's disk is full; try again later.")
-        )
+    return _unavailable(
+        DISK_FULL,
+        lazy_gettext("The server's disk is full; try again later."),
+        DISK_FULL_RETRY_AFTER,
+    )
+
+
+def _unavailable(detail: str, page_text, retry_after: str) -> Response:
+    """A 503 with ``Retry-After``: a page for the web pages, problem+json for the API."""
+    headers = {"Retry-After": retry_after}
+    if request.blueprint == "web":
+        page = render_template("message.html", title="503", text=str(page_text))
         return Response(page, status=503, headers=headers, mimetype="text/html")
-    return problem(503, DISK_FULL, headers=headers)
+    return problem(503, detail, headers=headers)
 
 
 def handle_database_error(exc: Exception) -> Response:
@@ -186,17 +193,13 @@ def handle_database_error(exc: Exception) -> Response:
         return handle_unexpected(exc)
     metrics.UNAVAILABLE.labels("database").inc()
     log.warning("database unavailable on %s %s: %s", request.method, redact(request.path), exc)
-    headers = {"Retry-After": DATABASE_RETRY_AFTER}
-    if request.blueprint == "web":
-        from flask_babel import gettext
+    from flask_babel import lazy_gettext
 
-        page = render_template(
-            "message.html",
-            title="503",
-            text=gettext("The database is not answering; try again in a moment."),
-        )
-        return Response(page, status=503, headers=headers, mimetype="text/html")
-    return problem(503, "The database is not answering; try again shortly.", headers=headers)
+    return _unavailable(
+        "The database is not answering; try again shortly.",
+        lazy_gettext("The database is not answering; try again in a moment."),
+        DATABASE_RETRY_AFTER,
+    )
 
 
 def handle_limits_unavailable(exc: Exception) -> Response:

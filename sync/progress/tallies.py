@@ -17,7 +17,7 @@ from sync.models import DeviceTally, Submission
 from sync.store.upsert import upsert
 
 _table = DeviceTally.__table__
-Key = tuple[int, int, str, str]  # campaign, org unit, device, form
+Key = tuple[int, str, str]  # org unit, device, form (of one campaign)
 
 
 def _add(session: Session, stored: Counter, rejected: Counter) -> None:
@@ -67,8 +67,9 @@ def count_rejected(session: Session, gift: Submission) -> None:
 
 
 def stored_tallies(session: Session, campaign_id: int) -> dict[Key, tuple[int, int]]:
+    """What the tallies of one campaign hold: (stored, rejected) by key; zeros left out."""
     return {
-        (campaign_id, o, d, f): (int(s), int(r))
+        (o, d, f): (int(s), int(r))
         for o, d, f, s, r in session.execute(
             select(
                 DeviceTally.org_unit_id,
@@ -86,7 +87,7 @@ def recount(session: Session, campaign_id: int) -> dict[Key, tuple[int, int]]:
     """The tallies counted again from the stored submissions."""
     rejected = func.sum(case((Submission.double_decision == "rejected", 1), else_=0))
     return {
-        (campaign_id, o, d, f): (int(n), int(r or 0))
+        (o, d, f): (int(n), int(r or 0))
         for o, d, f, n, r in session.execute(
             select(
                 Submission.org_unit_id,

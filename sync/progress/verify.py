@@ -177,7 +177,7 @@ def verify(session: Session, campaign_code: str | None = None) -> list[Differenc
         actual_tallies = tallies.stored_tallies(session, campaign.id)
         for key in sorted(set(wanted_tallies) | set(actual_tallies)):
             want, have = wanted_tallies.get(key, (0, 0)), actual_tallies.get(key, (0, 0))
-            _, org, device, form = key
+            org, device, form = key
             for label, w, h in (("stored", want[0], have[0]), ("rejected", want[1], have[1])):
                 if w != h:
                     differences.append(
